@@ -1,0 +1,321 @@
+"""The rules every source channel shares, in one contract base class.
+
+* Factor records are readable by every member of the channel (the channel's
+  membership itself is enforced by the peer / embedded ledger before any
+  contract code runs).
+* Audited customer records are readable only by that customer's organisation
+  and by the writer (auditor) organisations.
+* Only the writer organisations put records; a record is immutable: writing
+  an existing key is refused, and a correction is a new record that names
+  the one it `supersedes`.
+* Reads are batched: one `read` call answers many keys and many partial
+  composite-key queries, so a client needs one call per channel.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from .shim import (
+    Caller,
+    Context,
+    Contract,
+    ContractError,
+    access_denied,
+    bad_input,
+    caller,
+    canonical_json,
+    parse_json_argument,
+)
+from .validation import IDENTIFIER, SOURCE_SCHEMA, RecordSchema, validate
+
+AUDITORS = ("AuditorsMSP",)
+MAX_BATCH = 2000
+MAX_QUERY_LIMIT = 1000
+SUPERSEDED_INDEX = "superseded_by"
+
+
+def record_key(kind: str, attributes: Iterable[str]) -> str:
+    """The public key of a record: its kind and attributes joined by `/`."""
+    return "/".join((kind, *attributes))
+
+
+def split_record_key(key: Any) -> tuple[str, list[str]]:
+    if not isinstance(key, str) or "/" not in key:
+        raise bad_input(f"record key {key!r} must look like kind/attribute[/attribute…]")
+    kind, *attributes = key.split("/")
+    if not all(attributes):
+        raise bad_input(f"record key {key!r} has an empty attribute")
+    return kind, attributes
+
+
+def timestamp_of(ctx: Context) -> str:
+    stamp = ctx.get_stub().get_tx_timestamp()
+    if stamp is None:
+        return ""
+    when = stamp.ToDatetime(tzinfo=dt.timezone.utc)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class ChannelContract(Contract):
+    """Plumbing shared by all channel contracts: state access in one place."""
+
+    def __init__(self, writers: Iterable[str] = AUDITORS) -> None:
+        super().__init__()
+        self._writers = frozenset(writers)
+        if not self._writers:
+            raise ValueError("a channel contract needs at least one writer organisation")
+
+    def get_evaluate_transactions(self) -> list[str]:
+        return ["read", "query"]
+
+    def _is_writer(self, who: Caller) -> bool:
+        return who.msp_id in self._writers
+
+    async def _get(self, ctx: Context, object_type: str, attributes: list[str]) -> dict[str, Any] | None:
+        stub = ctx.get_stub()
+        raw = await stub.get_state(stub.create_composite_key(object_type, attributes))
+        if not raw:
+            return None
+        return parse_json_argument("state", bytes(raw).decode())
+
+    async def _put(self, ctx: Context, object_type: str, attributes: list[str], value: Any) -> None:
+        stub = ctx.get_stub()
+        await stub.put_state(stub.create_composite_key(object_type, attributes), canonical_json(value).encode())
+
+    async def _scan(self, ctx: Context, object_type: str, attributes: list[str]) -> list[tuple[str, dict[str, Any]]]:
+        """All (state key, value) under a partial composite key, in key order."""
+        stub = ctx.get_stub()
+        found: list[tuple[str, dict[str, Any]]] = []
+        iterator = await stub.get_state_by_partial_composite_key(object_type, attributes)
+        async for kv in iterator:
+            key = kv.key if isinstance(kv.key, str) else bytes(kv.key).decode()
+            found.append((key, parse_json_argument("state", bytes(kv.value).decode())))
+        return found
+
+
+class SourceChannelContract(ChannelContract):
+    """Base of the utility, shipping, airline and commodity contracts."""
+
+    schemas: ClassVar[dict[str, RecordSchema]] = {}
+    dataset_kinds: ClassVar[str] = ""
+
+    # ----------------------------------------------------------------- writes
+
+    async def put_records(self, ctx: Context, records: str) -> str:
+        """Write a batch of audited records; all or nothing."""
+        who = caller(ctx)
+        channel = ctx.get_stub().get_channel_id()
+        if not self._is_writer(who):
+            raise access_denied(
+                f"only {', '.join(sorted(self._writers))} may write to channel {channel}; "
+                f"{who.msp_id} may not"
+            )
+        items = parse_json_argument("records", records)
+        if not isinstance(items, list) or not items:
+            raise bad_input("records must be a non-empty JSON array")
+        if len(items) > MAX_BATCH:
+            raise bad_input(f"at most {MAX_BATCH} records per call, got {len(items)}")
+        tx_id = ctx.get_stub().get_txid()
+        stamp = timestamp_of(ctx)
+        prepared: list[tuple[RecordSchema, list[str], dict[str, Any]]] = []
+        seen: set[str] = set()
+        for index, item in enumerate(items):
+            schema, attributes, record = await self._prepare(ctx, index, item, who, tx_id, stamp)
+            if record["key"] in seen:
+                raise bad_input(f"records[{index}]: key {record['key']} appears twice in this batch")
+            seen.add(record["key"])
+            prepared.append((schema, attributes, record))
+        # Nothing is written until every record has passed.
+        for schema, attributes, record in prepared:
+            await self._put(ctx, schema.kind, attributes, record)
+            if record["supersedes"]:
+                old_kind, old_attributes = split_record_key(record["supersedes"])
+                await self._put(ctx, SUPERSEDED_INDEX, [old_kind, *old_attributes], {"by": record["key"]})
+        return canonical_json({"txId": tx_id, "keys": [r["key"] for _, _, r in prepared]})
+
+    async def _prepare(
+        self, ctx: Context, index: int, item: Any, who: Caller, tx_id: str, stamp: str
+    ) -> tuple[RecordSchema, list[str], dict[str, Any]]:
+        where = f"records[{index}]: "
+        if not isinstance(item, dict):
+            raise bad_input(f"{where}each record must be a JSON object")
+        unknown = sorted(set(item) - {"kind", "attributes", "payload", "source", "supersedes"})
+        if unknown:
+            raise bad_input(f"{where}unknown field(s) {', '.join(unknown)}")
+        kind = item.get("kind")
+        schema = self.schemas.get(kind) if isinstance(kind, str) else None
+        if schema is None:
+            raise bad_input(
+                f"{where}kind {kind!r} is not a record kind of this channel; "
+                f"allowed: {', '.join(sorted(self.schemas))}"
+            )
+        payload = validate(schema, item.get("payload"), where)
+        source = validate(SOURCE_SCHEMA, item.get("source"), where)
+        attributes = list(schema.key(payload))
+        for attribute in attributes:
+            if not isinstance(attribute, str) or not attribute or "/" in attribute or "\x00" in attribute:
+                raise bad_input(f"{where}derived key attribute {attribute!r} is empty or holds '/'")
+        given = item.get("attributes")
+        if given is not None and list(given) != attributes:
+            raise bad_input(
+                f"{where}attributes {given!r} do not match the ones the payload gives: {attributes!r}"
+            )
+        key = record_key(kind, attributes)
+        if await self._get(ctx, kind, attributes) is not None:
+            raise ContractError(
+                "CONFLICT",
+                f"{where}record {key} already exists and records are immutable; "
+                "write a correction that supersedes it instead",
+            )
+        supersedes = item.get("supersedes")
+        if supersedes is not None:
+            old_kind, old_attributes = split_record_key(supersedes)
+            if old_kind != kind:
+                raise bad_input(f"{where}a {kind} record cannot supersede a {old_kind} record")
+            if await self._get(ctx, old_kind, old_attributes) is None:
+                raise ContractError("NOT_FOUND", f"{where}superseded record {supersedes} does not exist")
+            if await self._get(ctx, SUPERSEDED_INDEX, [old_kind, *old_attributes]) is not None:
+                raise ContractError("CONFLICT", f"{where}record {supersedes} is already superseded")
+        record = {
+            "key": key,
+            "kind": kind,
+            "attributes": attributes,
+            "payload": payload,
+            "source": source,
+            "sourceHash": source["sha256"],
+            "auditor": {"mspId": who.msp_id, "name": who.name, "certFingerprint": who.fingerprint},
+            "txId": tx_id,
+            "timestamp": stamp,
+            "supersedes": supersedes,
+        }
+        return schema, attributes, record
+
+    # ------------------------------------------------------------------ reads
+
+    async def read(self, ctx: Context, request: str) -> str:
+        """Many keys and many partial-key queries in one call.
+
+        request: {"keys": ["kind/attr/…", …], "queries": [{"kind": …, "attributes": […]}, …]}
+        Each key gets a record or an error of its own (NOT_FOUND, ACCESS_DENIED),
+        so one unreadable key does not cost the others.
+        """
+        who = caller(ctx)
+        body = parse_json_argument("request", request)
+        if not isinstance(body, dict):
+            raise bad_input("request must be a JSON object with keys and/or queries")
+        unknown = sorted(set(body) - {"keys", "queries", "includeSuperseded"})
+        if unknown:
+            raise bad_input(f"request has unknown field(s) {', '.join(unknown)}; allowed: keys, queries, includeSuperseded")
+        keys = body.get("keys") or []
+        queries = body.get("queries") or []
+        if not isinstance(keys, list) or not isinstance(queries, list):
+            raise bad_input("keys and queries must be JSON arrays")
+        if len(keys) + len(queries) > MAX_BATCH:
+            raise bad_input(f"at most {MAX_BATCH} keys and queries per call")
+        superseded = await self._superseded(ctx)
+        results = [await self._read_key(ctx, who, key, superseded) for key in keys]
+        answers = []
+        for query in queries:
+            try:
+                records = await self._run_query(ctx, who, query, superseded, bool(body.get("includeSuperseded")))
+                answers.append({"records": records})
+            except ContractError as refused:
+                answers.append({"error": {"code": refused.code, "message": refused.message}})
+        return canonical_json({"results": results, "queries": answers})
+
+    async def query(self, ctx: Context, request: str) -> str:
+        """Browse one kind page by page: {"kind", "attributes", "where", "limit", "after"}."""
+        who = caller(ctx)
+        body = parse_json_argument("request", request)
+        if not isinstance(body, dict):
+            raise bad_input("request must be a JSON object")
+        limit = body.get("limit", 100)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_QUERY_LIMIT:
+            raise bad_input(f"limit must be an integer from 1 to {MAX_QUERY_LIMIT}")
+        after = body.get("after")
+        superseded = await self._superseded(ctx)
+        records = await self._run_query(ctx, who, body, superseded, bool(body.get("includeSuperseded")))
+        if after is not None:
+            if not isinstance(after, str):
+                raise bad_input("after must be a record key")
+            records = [r for r in records if r["key"] > after]
+        page = records[:limit]
+        next_key = page[-1]["key"] if len(records) > limit else None
+        return canonical_json({"records": page, "next": next_key})
+
+    async def _read_key(self, ctx: Context, who: Caller, key: Any, superseded: dict[str, str]) -> dict[str, Any]:
+        try:
+            kind, attributes = split_record_key(key)
+            schema = self.schemas.get(kind)
+            if schema is None:
+                raise ContractError("NOT_FOUND", f"no record kind {kind!r} on this channel")
+            record = await self._get(ctx, kind, attributes)
+            if record is None:
+                raise ContractError("NOT_FOUND", f"no record {key}")
+            self._check_readable(who, schema, record)
+        except ContractError as refused:
+            return {"key": key, "error": {"code": refused.code, "message": refused.message}}
+        return {"key": key, "record": _with_supersession(record, superseded)}
+
+    async def _run_query(
+        self, ctx: Context, who: Caller, query: Any, superseded: dict[str, str], include_superseded: bool
+    ) -> list[dict[str, Any]]:
+        if not isinstance(query, dict):
+            raise bad_input("each query must be a JSON object with kind and attributes")
+        kind = query.get("kind")
+        schema = self.schemas.get(kind) if isinstance(kind, str) else None
+        if schema is None:
+            raise bad_input(f"kind {kind!r} is not a record kind of this channel; allowed: {', '.join(sorted(self.schemas))}")
+        attributes = query.get("attributes") or []
+        if not isinstance(attributes, list) or not all(isinstance(a, str) and a for a in attributes):
+            raise bad_input("attributes must be an array of non-empty strings")
+        if schema.audited and not self._is_writer(who):
+            # A customer's query is confined to its own records: the first key attribute.
+            if attributes and attributes[0] != who.msp_id:
+                raise access_denied(f"{who.msp_id} may not read {kind} records of {attributes[0]}")
+            attributes = [who.msp_id, *attributes[1:]]
+        where = query.get("where") or {}
+        if not isinstance(where, dict):
+            raise bad_input("where must be a JSON object of payload field → value")
+        unknown = sorted(set(where) - set(schema.field_names()))
+        if unknown:
+            raise bad_input(f"where: unknown field(s) {', '.join(unknown)} for {kind}; allowed: {', '.join(schema.field_names())}")
+        records = []
+        for _, record in await self._scan(ctx, kind, attributes):
+            if not include_superseded and record["key"] in superseded:
+                continue
+            if any(record["payload"].get(name) != value for name, value in where.items()):
+                continue
+            records.append(_with_supersession(record, superseded))
+        return records
+
+    def _check_readable(self, who: Caller, schema: RecordSchema, record: dict[str, Any]) -> None:
+        if schema.audited and not self._is_writer(who) and record["payload"].get("customer") != who.msp_id:
+            raise access_denied(f"{who.msp_id} may not read {record['key']}: it is another customer's audited record")
+
+    async def _superseded(self, ctx: Context) -> dict[str, str]:
+        index = await self._scan(ctx, SUPERSEDED_INDEX, [])
+        stub = ctx.get_stub()
+        out = {}
+        for state_key, value in index:
+            _, parts = stub.split_composite_key(state_key)
+            out[record_key(parts[0], parts[1:])] = value["by"]
+        return out
+
+
+def _with_supersession(record: dict[str, Any], superseded: dict[str, str]) -> dict[str, Any]:
+    by = superseded.get(record["key"])
+    return {**record, "supersededBy": by} if by else record
+
+
+__all__ = [
+    "AUDITORS",
+    "ChannelContract",
+    "IDENTIFIER",
+    "SourceChannelContract",
+    "record_key",
+    "split_record_key",
+]

@@ -1,0 +1,153 @@
+"""Our thin layer around `fabric-chaincode-python` 2.5.4.
+
+The contracts are written against that package's contract API so the same
+objects run in-process on the embedded ledger and as chaincode-as-a-service
+on a Fabric peer.  This module is the one place that knows its defects
+(see docs/architecture.md and ../shared/FABRIC.md):
+
+* importing it configures the root logger at DEBUG and logs every message and
+  payload on the `asyncio` logger: we undo the root change and silence it, as
+  payloads may hold customer data;
+* `ClientIdentity.get_id()` is not Go's `x509::subject::issuer` and parses no
+  attributes: contracts read the creator through `caller()` here instead;
+* a transaction's `ctx` must be annotated, or every call fails with a
+  parameter-count error: every contract annotates it with `Context`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+
+
+def _import_quietly() -> None:
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    import fabric_chaincode_python.fabric_contract_api  # noqa: F401  (the import has the side effects)
+
+    for handler in root.handlers[:]:
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+    from fabric_chaincode_python.fabric_shim.logging import LOGGER
+
+    LOGGER.setLevel(logging.ERROR)
+
+
+_import_quietly()
+
+from fabric_chaincode_python.fabric_contract_api import (  # noqa: E402
+    Contract,
+    ContractChaincode,
+    TransactionContext,
+)
+
+Context = TransactionContext
+
+# One error-to-code mapping for the whole project: a refused transaction's
+# message starts with one of these codes, on the embedded ledger and on Fabric
+# (where it arrives inside "chaincode response 500, …").
+ERROR_CODES = ("BAD_INPUT", "ACCESS_DENIED", "NOT_FOUND", "CONFLICT")
+
+
+class ContractError(Exception):
+    """A refusal with a machine-readable code; its text is safe to show the caller."""
+
+    def __init__(self, code: str, message: str) -> None:
+        if code not in ERROR_CODES:
+            raise ValueError(f"unknown error code {code}")
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+def bad_input(message: str) -> ContractError:
+    return ContractError("BAD_INPUT", message)
+
+
+def access_denied(message: str) -> ContractError:
+    return ContractError("ACCESS_DENIED", message)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The transaction's creator, decoded from the signed proposal."""
+
+    msp_id: str
+    certificate: x509.Certificate
+
+    @property
+    def name(self) -> str:
+        names = self.certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        return str(names[0].value) if names else ""
+
+    @property
+    def fingerprint(self) -> str:
+        from cryptography.hazmat.primitives import hashes
+
+        return "sha256:" + self.certificate.fingerprint(hashes.SHA256()).hex()
+
+
+def caller(ctx: Context) -> Caller:
+    creator = ctx.get_stub().get_creator()
+    msp_id = creator.get("mspid") if isinstance(creator, dict) else None
+    id_bytes = creator.get("idBytes") if isinstance(creator, dict) else None
+    if not msp_id or not id_bytes:
+        raise access_denied("the transaction has no creator identity")
+    try:
+        certificate = x509.load_pem_x509_certificate(bytes(id_bytes))
+    except ValueError as exc:
+        raise access_denied("the creator's certificate does not decode") from exc
+    return Caller(msp_id, certificate)
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic JSON, so every endorser of a transaction writes the same bytes."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def parse_json_argument(name: str, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise bad_input(f"argument {name!r} is not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc})") from exc
+
+
+def run_to_completion(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Run a contract call whose stub never waits on I/O, without an event loop.
+
+    The embedded stub's `async` methods return at once, so the coroutine
+    finishes on its first step; a coroutine that does suspend is a bug here.
+    """
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise RuntimeError("a contract call waited on I/O inside the embedded ledger")
+
+
+def new_chaincode(*contracts: Contract) -> ContractChaincode:
+    return ContractChaincode.new_chaincode(*contracts)
+
+
+__all__ = [
+    "Caller",
+    "Context",
+    "Contract",
+    "ContractChaincode",
+    "ContractError",
+    "ERROR_CODES",
+    "access_denied",
+    "bad_input",
+    "caller",
+    "canonical_json",
+    "new_chaincode",
+    "parse_json_argument",
+    "run_to_completion",
+]

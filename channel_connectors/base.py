@@ -1,0 +1,59 @@
+"""The `Connector` protocol: how the gateway talks to channels.
+
+Shaped after the Fabric Gateway client API (a network per channel, a
+contract, evaluate and submit) with one difference that is the point of this
+project: the gateway holds no identity of its own, so the caller's
+credential is passed in with every call.  One class per kind of backend
+(`embedded`, `fabric`) implements it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from .identity import SigningIdentity
+
+# What a caller hands over for one channel.  Access tokens come with the
+# fees feature; today a credential is an identity with its signer.
+Credential = SigningIdentity
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A committed transaction: the contract's result and where it landed."""
+
+    result: bytes
+    tx_id: str
+    block_number: int
+
+
+@dataclass(frozen=True)
+class ChainInfo:
+    channel: str
+    height: int
+
+
+@runtime_checkable
+class Connector(Protocol):
+    kind: str
+
+    def channels(self) -> tuple[str, ...]:
+        """The channels this connector can reach."""
+        ...
+
+    async def evaluate(self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()) -> bytes:
+        """Run a query as the caller; nothing is written."""
+        ...
+
+    async def submit(self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()) -> Submitted:
+        """Endorse, order and commit a transaction signed by the caller; wait for its commit."""
+        ...
+
+    async def chain_info(self, channel: str, credential: Credential) -> ChainInfo:
+        """The channel's height, asked as the caller (the channel refuses non-members)."""
+        ...
+
+    async def aclose(self) -> None:
+        ...

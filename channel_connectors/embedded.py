@@ -1,0 +1,186 @@
+"""The `embedded` connector: every channel as an in-process ledger in the data directory.
+
+`EmbeddedNetwork` is the synchronous core (what `datachannels init`, `chaincode
+query|invoke` and `ledger verify` use); `EmbeddedConnector` is the `Connector`
+the gateway uses, running each call in a worker thread so channels are
+called concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from fabric_protos.common import common_pb2, ledger_pb2
+
+from ..chaincode import CHANNELS, SOURCE_CHANNELS
+from .base import ChainInfo, Credential, Submitted
+from .errors import ChannelError
+from .identities import AUDITORS_MSP, CHANNEL_MEMBERS, IdentityStore
+from .ledger import ChannelConfig, ChannelLedger, VerifyReport
+from .proposals import build_proposal, sign_envelope, sign_proposal
+from .identity import SigningIdentity
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def channel_config(store: IdentityStore, channel: str) -> ChannelConfig:
+    members = tuple(store.organisation(msp) for msp in CHANNEL_MEMBERS)
+    writers = (AUDITORS_MSP,) if channel in SOURCE_CHANNELS else CHANNEL_MEMBERS
+    return ChannelConfig(channel=channel, members=members, writers=writers, node=store.node().identity)
+
+
+class EmbeddedNetwork:
+    """The five channels of one data directory."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.identities = IdentityStore(self.data_dir)
+        self.ledger_dir = self.data_dir / "ledger"
+        self._ledgers: dict[str, ChannelLedger] = {}
+
+    def ledger_path(self, channel: str) -> Path:
+        return self.ledger_dir / f"{channel}.sqlite"
+
+    def is_initialised(self) -> bool:
+        return all(self.ledger_path(c).exists() for c in CHANNELS) and bool(self.identities.names())
+
+    def ensure_channels(self) -> list[str]:
+        """Create the identities and any channel that does not exist yet; return the new ones."""
+        self.identities.ensure()
+        node = self.identities.node()
+        created = []
+        for channel in CHANNELS:
+            if not self.ledger_path(channel).exists():
+                created.append(channel)
+            self._ledgers[channel] = ChannelLedger.create(
+                self.ledger_path(channel), channel_config(self.identities, channel), node
+            )
+        return created
+
+    def ledger(self, channel: str) -> ChannelLedger:
+        ledger = self._ledgers.get(channel)
+        if ledger is None:
+            if channel not in CHANNELS:
+                raise ChannelError("BAD_INPUT", channel, f"unknown channel; channels: {', '.join(CHANNELS)}")
+            if not self.ledger_path(channel).exists():
+                raise ChannelError(
+                    "CHANNEL_UNAVAILABLE", channel, f"no ledger in {self.ledger_dir}; run `datachannels init`"
+                )
+            node = None
+            try:
+                node = self.identities.node()
+            except KeyError:
+                pass
+            ledger = ChannelLedger(self.ledger_path(channel), node)
+            self._ledgers[channel] = ledger
+        return ledger
+
+    # -- calls, signed by the caller
+    def evaluate(self, channel: str, credential: SigningIdentity, function: str, args: Sequence[str] = ()) -> bytes:
+        proposal, _ = build_proposal(credential.identity, channel, channel, function, list(args))
+        signed = sign_proposal(proposal, credential.signer)
+        return self.ledger(channel).evaluate(signed.SerializeToString())
+
+    def submit(self, channel: str, credential: SigningIdentity, function: str, args: Sequence[str] = ()) -> Submitted:
+        ledger = self.ledger(channel)
+        proposal, _ = build_proposal(credential.identity, channel, channel, function, list(args))
+        endorsed = ledger.endorse(sign_proposal(proposal, credential.signer).SerializeToString())
+        envelope = sign_envelope(common_pb2.Payload.FromString(endorsed.payload), credential.signer)
+        committed = ledger.submit(envelope.SerializeToString())
+        if not committed.valid:
+            from fabric_protos.peer import transaction_pb2
+
+            reason = transaction_pb2.TxValidationCode.Name(committed.validation_code)
+            raise ChannelError("CONFLICT", channel, f"transaction {committed.tx_id} was invalidated: {reason}; retry it")
+        return Submitted(endorsed.result, committed.tx_id, committed.block_number)
+
+    def chain_info(self, channel: str, credential: SigningIdentity) -> ChainInfo:
+        # Asked as the caller through qscc, as on Fabric: a non-member is refused.
+        proposal, _ = build_proposal(credential.identity, channel, "qscc", "GetChainInfo", [channel])
+        signed = sign_proposal(proposal, credential.signer)
+        info = ledger_pb2.BlockchainInfo.FromString(self.ledger(channel).evaluate(signed.SerializeToString()))
+        return ChainInfo(channel, info.height)
+
+    def verify(self, progress: Progress = _quiet) -> list[VerifyReport]:
+        reports = []
+        for channel in CHANNELS:
+            if not self.ledger_path(channel).exists():
+                report = VerifyReport(channel, problems=[f"channel {channel}: no ledger at {self.ledger_path(channel)}"])
+            else:
+                report = ChannelLedger(self.ledger_path(channel)).verify()
+            progress(f"{channel}: {report.blocks} blocks, {report.transactions} transactions: {'ok' if report.ok else 'FAILED'}")
+            reports.append(report)
+        return reports
+
+    # -- first start
+    def load_records(self, records_by_channel: dict[str, list[dict]], progress: Progress = _quiet,
+                     batch_size: int = 500) -> dict[str, int]:
+        """Write records as the auditor, skipping those already on the channel; returns how many were written."""
+        auditor = self.identities.signing_identity("auditor")
+        written: dict[str, int] = {}
+        for channel, records in records_by_channel.items():
+            written[channel] = 0
+            for start in range(0, len(records), batch_size):
+                batch = records[start : start + batch_size]
+                keys = ["/".join((r["kind"], *r["attributes"])) for r in batch]
+                answer = json.loads(self.evaluate(channel, auditor, "read", [json.dumps({"keys": keys})]))
+                present = {r["key"] for r in answer["results"] if "record" in r}
+                missing = [r for r, key in zip(batch, keys) if key not in present]
+                if missing:
+                    self.submit(channel, auditor, "put_records", [json.dumps(missing)])
+                    written[channel] += len(missing)
+                progress(f"{channel}: {min(start + batch_size, len(records))}/{len(records)} records")
+        return written
+
+
+def init_data_dir(data_dir: Path, progress: Progress = _quiet) -> dict[str, int]:
+    """`datachannels init`: identities, channels and the real factor data, once."""
+    from ..data.loader import demo_audited_records, load_factor_records
+
+    started = time.perf_counter()
+    network = EmbeddedNetwork(data_dir)
+    created = network.ensure_channels()
+    if created:
+        progress(f"created channels: {', '.join(created)}")
+    records: dict[str, list[dict]] = {channel: [] for channel in SOURCE_CHANNELS}
+    for source in (load_factor_records(), demo_audited_records()):
+        for channel, items in source.items():
+            records[channel].extend(
+                {"kind": r.kind, "attributes": list(r.attributes), "payload": r.payload, "source": r.source}
+                for r in items
+            )
+    written = network.load_records(records, progress)
+    progress(f"done in {time.perf_counter() - started:.1f} s")
+    return written
+
+
+class EmbeddedConnector:
+    """The `Connector` over an `EmbeddedNetwork`."""
+
+    kind = "embedded"
+
+    def __init__(self, data_dir: Path) -> None:
+        self.network = EmbeddedNetwork(data_dir)
+
+    def channels(self) -> tuple[str, ...]:
+        return CHANNELS
+
+    async def evaluate(self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()) -> bytes:
+        return await asyncio.to_thread(self.network.evaluate, channel, credential, function, list(args))
+
+    async def submit(self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()) -> Submitted:
+        return await asyncio.to_thread(self.network.submit, channel, credential, function, list(args))
+
+    async def chain_info(self, channel: str, credential: Credential) -> ChainInfo:
+        return await asyncio.to_thread(self.network.chain_info, channel, credential)
+
+    async def aclose(self) -> None:
+        return None

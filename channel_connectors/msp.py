@@ -1,0 +1,202 @@
+"""Membership as a Fabric MSP does it: one CA per organisation.
+
+An organisation is known to a channel by its CA certificate.  A caller is a
+member when their certificate was issued (signed) by that CA and is valid now.
+The CAs and identities here are plain ECDSA P-256 X.509, made with
+`cryptography`, in the same shape `cryptogen` gives Fabric, so the demo
+identities can later be handed to a real Fabric network unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from .identity import certificate_fingerprint
+
+_VALIDITY = dt.timedelta(days=3650)
+
+
+@dataclass(frozen=True)
+class Organisation:
+    """An MSP: its id and CA certificate (the key stays with whoever runs the CA)."""
+
+    msp_id: str
+    ca_certificate_pem: bytes
+
+    @property
+    def ca_certificate(self) -> x509.Certificate:
+        return x509.load_pem_x509_certificate(self.ca_certificate_pem)
+
+    def to_json(self) -> dict[str, str]:
+        return {"mspId": self.msp_id, "caCertificate": self.ca_certificate_pem.decode()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, str]) -> Organisation:
+        return cls(data["mspId"], data["caCertificate"].encode())
+
+
+def new_private_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def private_key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def certificate_pem(certificate: x509.Certificate) -> bytes:
+    return certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def _name(common_name: str, organisation: str, unit: str | None = None) -> x509.Name:
+    attributes = [
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+    ]
+    if unit:
+        attributes.insert(1, x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit))
+    return x509.Name(attributes)
+
+
+def create_ca(organisation: str, now: dt.datetime | None = None) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A self-signed CA for one organisation (like cryptogen's `ca.<org>`)."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    key = new_private_key()
+    name = _name(f"ca.{organisation}", organisation)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + _VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True, key_cert_sign=True, crl_sign=True,
+                content_commitment=False, key_encipherment=False, data_encipherment=False,
+                key_agreement=False, encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return key, certificate
+
+
+def issue_certificate(
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_certificate: x509.Certificate,
+    common_name: str,
+    unit: str = "client",
+    now: dt.datetime | None = None,
+    subject_alt_names: tuple[str, ...] = (),
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """An end-entity certificate signed by the organisation's CA.
+
+    `unit` is the Fabric NodeOU (`client`, `peer`, `orderer`, `admin`).
+    """
+    now = now or dt.datetime.now(dt.timezone.utc)
+    organisation = ca_certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value
+    key = new_private_key()
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name, str(organisation), unit))
+        .issuer_name(ca_certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + _VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True, key_cert_sign=False, crl_sign=False,
+                content_commitment=False, key_encipherment=False, data_encipherment=False,
+                key_agreement=False, encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_certificate.public_key()),  # type: ignore[arg-type]
+            critical=False,
+        )
+    )
+    if subject_alt_names:
+        import ipaddress
+
+        sans: list[x509.GeneralName] = []
+        for name in subject_alt_names:
+            try:
+                sans.append(x509.IPAddress(ipaddress.ip_address(name)))
+            except ValueError:
+                sans.append(x509.DNSName(name))
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+            critical=False,
+        )
+    return key, builder.sign(ca_key, hashes.SHA256())
+
+
+class MembershipError(Exception):
+    """A certificate that no member organisation vouches for."""
+
+
+def issued_by(certificate: x509.Certificate, ca_certificate: x509.Certificate) -> bool:
+    """True when `ca_certificate`'s key signed `certificate`."""
+    if certificate.issuer != ca_certificate.subject:
+        return False
+    public_key = ca_certificate.public_key()
+    if not isinstance(public_key, ec.EllipticCurvePublicKey):
+        return False
+    try:
+        public_key.verify(
+            certificate.signature,
+            certificate.tbs_certificate_bytes,
+            ec.ECDSA(certificate.signature_hash_algorithm),  # type: ignore[arg-type]
+        )
+    except InvalidSignature:
+        return False
+    return True
+
+
+def validate_member(
+    msp_id: str,
+    certificate: x509.Certificate,
+    members: dict[str, Organisation],
+    at: dt.datetime | None = None,
+) -> Organisation:
+    """The member organisation that vouches for `certificate`, as MSP validation does.
+
+    The claimed MSP id must be a member, its CA must have signed the
+    certificate, the certificate must be in its validity period and not a CA.
+    """
+    organisation = members.get(msp_id)
+    if organisation is None:
+        raise MembershipError(f"organisation {msp_id!r} is not a member")
+    if not issued_by(certificate, organisation.ca_certificate):
+        raise MembershipError(
+            f"certificate {certificate_fingerprint(certificate)[:19]}… was not issued by {msp_id}'s CA"
+        )
+    at = at or dt.datetime.now(dt.timezone.utc)
+    if not certificate.not_valid_before_utc <= at <= certificate.not_valid_after_utc:
+        raise MembershipError("certificate is outside its validity period")
+    try:
+        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        constraints = None
+    if constraints is not None and constraints.ca:
+        raise MembershipError("a CA certificate cannot sign proposals")
+    return organisation

@@ -1,0 +1,168 @@
+"""The `datachannels` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..channel_connectors.errors import ChannelError
+from .settings import Settings
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        data_dir=getattr(args, "data_dir", None),
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        connector=getattr(args, "connector", None),
+    )
+
+
+def _network(settings: Settings):  # -> EmbeddedNetwork
+    from ..channel_connectors.embedded import EmbeddedNetwork
+
+    network = EmbeddedNetwork(settings.data_dir)
+    if not network.is_initialised():
+        raise SystemExit(f"error: {settings.data_dir} is not initialised; run `datachannels init` first")
+    return network
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from ..channel_connectors.embedded import init_data_dir
+
+    settings = _settings(args)
+    started = time.perf_counter()
+    _progress(f"initialising {settings.data_dir}")
+    written = init_data_dir(settings.data_dir, _progress)
+    total = sum(written.values())
+    if total:
+        summary = ", ".join(f"{channel} {n}" for channel, n in written.items())
+        print(f"wrote {total} records ({summary}) in {time.perf_counter() - started:.1f} s")
+    else:
+        print(f"{settings.data_dir} was already initialised: nothing to write")
+    return 0
+
+
+def cmd_wallet(args: argparse.Namespace) -> int:
+    from ..channel_connectors.identities import DEMO_USERS, IdentityStore
+    from .wallet import encode_wallet
+    from ..chaincode import CHANNELS
+
+    settings = _settings(args)
+    store = IdentityStore(settings.data_dir)
+    if args.list:
+        names = set(store.names())
+        if not names:
+            raise SystemExit(f"error: no identities in {settings.data_dir}; run `datachannels init` first")
+        for user in DEMO_USERS:
+            if user.name in names:
+                print(f"{user.name:<10} {user.msp_id:<12} {user.description}")
+        return 0
+    try:
+        msp_id, cert, key = store.pem_pair(args.identity)
+    except KeyError as exc:
+        raise SystemExit(f"error: {exc.args[0]}") from None
+    from ..channel_connectors.identities import CHANNEL_MEMBERS
+
+    if msp_id not in CHANNEL_MEMBERS:
+        _progress(f"note: {args.identity} ({msp_id}) is a member of no channel; its wallet holds its identity "
+                  "for every channel so you can see each channel refuse it")
+    print(encode_wallet({channel: (msp_id, cert, key) for channel in CHANNELS}))
+    return 0
+
+
+def cmd_ledger_verify(args: argparse.Namespace) -> int:
+    network = _network(_settings(args))
+    reports = network.verify(_progress)
+    failed = [p for r in reports for p in r.problems]
+    for problem in failed:
+        print(problem, file=sys.stderr)
+    if failed:
+        return 1
+    print(f"ledger ok: {sum(r.blocks for r in reports)} blocks, {sum(r.transactions for r in reports)} transactions "
+          f"on {len(reports)} channels")
+    return 0
+
+
+def cmd_chaincode(args: argparse.Namespace) -> int:
+    network = _network(_settings(args))
+    try:
+        credential = network.identities.signing_identity(args.as_)
+    except KeyError as exc:
+        raise SystemExit(f"error: {exc.args[0]}") from None
+    try:
+        if args.action == "query":
+            result = network.evaluate(args.channel, credential, args.function, args.args)
+            tx_note = "(evaluated, not committed)"
+        else:
+            submitted = network.submit(args.channel, credential, args.function, args.args)
+            result = submitted.result
+            tx_note = f"txId {submitted.tx_id} committed in block {submitted.block_number}"
+    except ChannelError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    text = result.decode()
+    try:
+        text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except json.JSONDecodeError:
+        pass
+    print(text)
+    _progress(tx_note)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="datachannels", description="Carbon footprints from audited data channels.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, default=None,
+                        help="where identities and the embedded ledger live (default: $DATACHANNELS_DATA_DIR, "
+                             "else ~/.local/share/datachannels)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    init = commands.add_parser("init", parents=[common], help="create demo identities and channels, load the factor data")
+    init.set_defaults(run=cmd_init)
+
+    wallet = commands.add_parser("wallet", parents=[common], help="list demo identities or print an X-Wallet value")
+    group = wallet.add_mutually_exclusive_group(required=True)
+    group.add_argument("--list", action="store_true", help="list the demo identities")
+    group.add_argument("--identity", metavar="NAME", help="print NAME's X-Wallet header value")
+    wallet.set_defaults(run=cmd_wallet)
+
+    ledger = commands.add_parser("ledger", help="inspect the embedded ledger")
+    ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)
+    verify = ledger_commands.add_parser("verify", parents=[common],
+                                        help="check every channel's hash chain, signatures and world state")
+    verify.set_defaults(run=cmd_ledger_verify)
+
+    chaincode = commands.add_parser("chaincode", help="call a channel's contract as a demo identity")
+    chaincode_commands = chaincode.add_subparsers(dest="action", required=True)
+    for action, text in (("query", "evaluate (nothing is written)"), ("invoke", "submit and commit")):
+        sub = chaincode_commands.add_parser(action, parents=[common], help=text)
+        sub.add_argument("--channel", required=True, help="utility, shipping, airline, commodity or footprint")
+        sub.add_argument("--as", dest="as_", required=True, metavar="NAME", help="the demo identity that signs")
+        sub.add_argument("function")
+        sub.add_argument("args", nargs="*")
+        sub.set_defaults(run=cmd_chaincode)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except ValueError as exc:  # settings errors
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .records import SourceChannelContract
-from .validation import IATA, IDENTIFIER, MSP_ID, Field, RecordSchema, number, text
+from .validation import IATA, IDENTIFIER, MSP_ID, RECORD_KEY, Field, RecordSchema, number, text
 
 HAULS = ("domestic", "short_haul", "long_haul", "international")
 CABIN_CLASSES = ("average", "economy", "premium_economy", "business", "first")
@@ -37,7 +37,9 @@ TICKET = RecordSchema(
         text("cabin_class", choices=CABIN_CLASSES),
         Field("passengers", "integer", minimum=1, maximum=100000),
         Field("date", "date"),
+        number("km", maximum=25000, required=False, nullable=True),
         number("kg_co2e", maximum=1e12),
+        text("factor", pattern=RECORD_KEY, required=False, nullable=True),
     ),
     key=lambda p: (p["customer"], p["ticket_id"]),
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .records import SourceChannelContract
-from .validation import IDENTIFIER, MSP_ID, NAICS6, Field, RecordSchema, number, one_of_required, slug, text
+from .validation import IDENTIFIER, MSP_ID, NAICS6, RECORD_KEY, Field, RecordSchema, number, one_of_required, slug, text
 
 MATERIAL_FACTOR = RecordSchema(
     kind="material_factor",
@@ -28,6 +28,7 @@ SPEND_FACTOR = RecordSchema(
         number("kg_co2e_per_usd", maximum=100),
         text("unit", choices=("kg CO2e/2022 USD, purchaser price",)),
         Field("price_year", "integer", minimum=1990, maximum=2100),
+        text("useeio_code", required=False, nullable=True),
     ),
     key=lambda p: (p["naics"],),
 )
@@ -39,11 +40,13 @@ PURCHASE = RecordSchema(
         text("customer", pattern=MSP_ID),
         text("purchase_id", pattern=IDENTIFIER),
         text("commodity", required=False, nullable=True),
+        text("production", required=False, nullable=True),
         text("naics", pattern=NAICS6, required=False, nullable=True),
         number("tonnes", maximum=1e9, required=False, nullable=True),
         number("amount_usd", maximum=1e13, required=False, nullable=True),
         Field("date", "date"),
         number("kg_co2e", maximum=1e12),
+        text("factor", pattern=RECORD_KEY, required=False, nullable=True),
     ),
     key=lambda p: (p["customer"], p["purchase_id"]),
     checks=(one_of_required("commodity", "naics"), one_of_required("tonnes", "amount_usd")),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .records import SourceChannelContract
-from .validation import IDENTIFIER, MSP_ID, Field, RecordSchema, number, text
+from .validation import IDENTIFIER, MSP_ID, RECORD_KEY, Field, RecordSchema, number, text
 
 FREIGHT_MODES = ("road", "rail", "sea", "air", "inland_waterway")
 
@@ -40,6 +40,7 @@ SHIPMENT = RecordSchema(
         text("destination", required=False, nullable=True),
         Field("date", "date"),
         number("kg_co2e", maximum=1e12),
+        text("factor", pattern=RECORD_KEY, required=False, nullable=True),
     ),
     key=lambda p: (p["customer"], p["shipment_id"]),
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .records import SourceChannelContract
-from .validation import IDENTIFIER, MSP_ID, Field, RecordSchema, number, period_in_order, text
+from .validation import IDENTIFIER, MSP_ID, RECORD_KEY, Field, RecordSchema, number, period_in_order, text
 
 GRID_RATE = RecordSchema(
     kind="grid_rate",
@@ -56,6 +56,7 @@ INVOICE = RecordSchema(
         Field("period_end", "date"),
         number("kwh", maximum=1e12),
         number("kg_co2e", maximum=1e12),
+        text("factor", pattern=RECORD_KEY, required=False, nullable=True),
     ),
     key=lambda p: (p["customer"], p["invoice_id"]),
     checks=(period_in_order("period_start", "period_end"),),

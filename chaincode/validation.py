@@ -23,6 +23,7 @@ IATA = r"^[A-Z]{3}$"
 UNLOCODE = r"^[A-Z]{2}[A-Z2-9]{3}$"
 NAICS6 = r"^[0-9]{6}$"
 SHA256_HEX = r"^[0-9a-f]{64}$"
+RECORD_KEY = r"^[a-z_]+(/[^/\x00]+)+$"
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,8 @@ def _check_field(label: str, spec: Field, value: Any) -> None:
         return
     if spec.type in ("number", "integer"):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad_input(f"{name} must be a {spec.type}, got {type(value).__name__}")
+            article = "an" if spec.type == "integer" else "a"
+            raise bad_input(f"{name} must be {article} {spec.type}, got {type(value).__name__}")
         if spec.type == "integer" and not isinstance(value, int):
             raise bad_input(f"{name} must be an integer, got {value!r}")
         if isinstance(value, float) and not math.isfinite(value):
@@ -104,7 +106,7 @@ def _check_field(label: str, spec: Field, value: Any) -> None:
             raise bad_input(f"{name} must not be empty")
         if len(value) > spec.max_length:
             raise bad_input(f"{name} is longer than {spec.max_length} characters")
-        if spec.pattern and not re.fullmatch(spec.pattern.strip("^$"), value):
+        if spec.pattern and not re.fullmatch(spec.pattern, value):
             raise bad_input(f"{name} {value!r} does not match {spec.pattern}")
     elif spec.type == "date":
         if not isinstance(value, str):

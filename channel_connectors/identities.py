@@ -66,6 +66,8 @@ class IdentityStore:
     def ensure(self) -> bool:
         """Create whatever organisation or identity is missing; True if anything was created."""
         created = False
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.data_dir, 0o700)  # it holds private keys
         for msp_id in ORGANISATIONS:
             created |= self._ensure_ca(msp_id)
         for user in DEMO_USERS:

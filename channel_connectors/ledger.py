@@ -408,7 +408,7 @@ class ChannelLedger:
                 previous_hash = stored_hash
             report.transactions = len(transactions)
             stored_state = {
-                bytes(k): (bytes(v), b, t)
+                _as_bytes(k): (_as_bytes(v), b, t)
                 for k, v, b, t in connection.execute("SELECT key, value, block_number, tx_index FROM state")
             }
             if stored_state != state:
@@ -496,6 +496,11 @@ def _state_difference(expected: dict[bytes, tuple[bytes, int, int]], stored: dic
             assert written is not None
             return f"world state key {shown!r} differs from what the transactions wrote (block {written[1]})"
     return "world state differs"
+
+
+def _as_bytes(value: object) -> bytes:
+    # A tampered row may hold text where bytes belong: compare it, do not crash.
+    return value.encode() if isinstance(value, str) else bytes(value)  # type: ignore[arg-type]
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -1,0 +1,160 @@
+"""Access, immutability and validation rules live in the contracts themselves."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from datachannels.channel_connectors.errors import ChannelError
+from tests.conftest import CAMX, invoice
+
+
+def test_factor_records_are_readable_by_every_member(put, read):
+    put("utility", [CAMX])
+    for member in ("acme", "globex", "auditor"):
+        answer = read("utility", member, {"keys": ["grid_rate/egrid_subregion/CAMX/2023"]})
+        record = answer["results"][0]["record"]
+        assert record["payload"]["co2_lb_per_mwh"] == 436.655
+        assert record["auditor"]["mspId"] == "AuditorsMSP"
+        assert record["source"]["row"] == "Table 6 row 342"
+        assert len(record["txId"]) == 64
+
+
+def test_a_customer_reads_its_own_audited_records_and_not_another_customers(put, read):
+    put("utility", [invoice("AcmeMSP", "A-1"), invoice("GlobexMSP", "G-1")])
+    mine = read("utility", "acme", {"keys": ["invoice/AcmeMSP/A-1"]})["results"][0]
+    assert mine["record"]["payload"]["invoice_id"] == "A-1"
+    theirs = read("utility", "acme", {"keys": ["invoice/GlobexMSP/G-1"]})["results"][0]
+    assert theirs["error"]["code"] == "ACCESS_DENIED"
+    assert "record" not in theirs
+
+
+def test_a_customers_query_only_ever_returns_its_own_audited_records(put, read):
+    put("utility", [invoice("AcmeMSP", "A-1"), invoice("AcmeMSP", "A-2"), invoice("GlobexMSP", "G-1")])
+    answer = read("utility", "acme", {"queries": [{"kind": "invoice"}, {"kind": "invoice", "attributes": ["GlobexMSP"]}]})
+    assert [r["key"] for r in answer["queries"][0]["records"]] == ["invoice/AcmeMSP/A-1", "invoice/AcmeMSP/A-2"]
+    assert answer["queries"][1]["error"]["code"] == "ACCESS_DENIED"
+    everything = read("utility", "auditor", {"queries": [{"kind": "invoice"}]})
+    assert len(everything["queries"][0]["records"]) == 3
+
+
+def test_a_customer_cannot_write_to_a_source_channel(network, put):
+    height = network.ledger("utility").height()
+    with pytest.raises(ChannelError) as refused:
+        put("utility", [CAMX], as_="acme")
+    assert refused.value.code == "ACCESS_DENIED"
+    assert "only AuditorsMSP may write to channel utility" in refused.value.message
+    assert network.ledger("utility").height() == height
+
+
+def test_writing_an_existing_key_is_refused(network, put):
+    put("utility", [CAMX])
+    height = network.ledger("utility").height()
+    with pytest.raises(ChannelError) as refused:
+        put("utility", [CAMX])
+    assert refused.value.code == "CONFLICT"
+    assert "immutable" in refused.value.message
+    assert network.ledger("utility").height() == height
+
+
+def test_a_correction_supersedes_the_original_which_stays_readable(put, read):
+    put("utility", [invoice("AcmeMSP", "A-1", kwh=1000)])
+    correction = invoice("AcmeMSP", "A-1b", kwh=1100)
+    correction["supersedes"] = "invoice/AcmeMSP/A-1"
+    put("utility", [correction])
+    old = read("utility", "acme", {"keys": ["invoice/AcmeMSP/A-1"]})["results"][0]["record"]
+    assert old["payload"]["kwh"] == 1000
+    assert old["supersededBy"] == "invoice/AcmeMSP/A-1b"
+    current = read("utility", "acme", {"queries": [{"kind": "invoice"}]})["queries"][0]["records"]
+    assert [(r["key"], r["supersedes"]) for r in current] == [("invoice/AcmeMSP/A-1b", "invoice/AcmeMSP/A-1")]
+    again = invoice("AcmeMSP", "A-1c")
+    again["supersedes"] = "invoice/AcmeMSP/A-1"
+    with pytest.raises(ChannelError) as refused:
+        put("utility", [again])
+    assert refused.value.code == "CONFLICT"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda r: r["payload"].update(co2_lb_per_mwh=-1), "co2_lb_per_mwh must be ≥ 0"),
+        (lambda r: r["payload"].update(unit="kg/MWh"), "unit 'kg/MWh' is not one of"),
+        (lambda r: r["payload"].update(year="2023"), "year must be an integer"),
+        (lambda r: r["payload"].update(colour="green"), "unknown field(s) colour"),
+        (lambda r: r["payload"].pop("region"), "region is required"),
+        (lambda r: r.update(kind="grid"), "kind 'grid' is not a record kind"),
+        (lambda r: r["source"].update(sha256="abc"), "sha256 'abc' does not match"),
+    ],
+)
+def test_invalid_factor_records_are_refused_with_a_clear_error_and_nothing_is_written(network, put, change, expected):
+    bad = copy.deepcopy(CAMX)
+    change(bad)
+    height = network.ledger("utility").height()
+    with pytest.raises(ChannelError) as refused:
+        put("utility", [invoice("AcmeMSP", "OK-1"), bad])  # the good record is not written either
+    assert refused.value.code == "BAD_INPUT"
+    assert expected in refused.value.message
+    assert network.ledger("utility").height() == height
+
+
+def test_invalid_dates_and_periods_are_refused(put):
+    late = invoice("AcmeMSP", "A-9")
+    late["payload"]["period_end"] = "2024-12-01"
+    with pytest.raises(ChannelError, match="period_end 2024-12-01 is before period_start"):
+        put("utility", [late])
+    wrong = invoice("AcmeMSP", "A-10")
+    wrong["payload"]["period_start"] = "2025-02-30"
+    with pytest.raises(ChannelError, match="must be a date YYYY-MM-DD"):
+        put("utility", [wrong])
+
+
+def test_one_read_answers_many_keys_and_queries(put, read, network):
+    put("utility", [CAMX, *(invoice("AcmeMSP", f"A-{i}") for i in range(50))])
+    keys = [f"invoice/AcmeMSP/A-{i}" for i in range(50)] + ["grid_rate/egrid_subregion/CAMX/2023", "invoice/AcmeMSP/nope"]
+    answer = read("utility", "acme", {"keys": keys, "queries": [{"kind": "grid_rate", "attributes": ["egrid_subregion"]}]})
+    assert [("record" in r) for r in answer["results"]] == [True] * 51 + [False]
+    assert answer["results"][-1]["error"]["code"] == "NOT_FOUND"
+    assert len(answer["queries"][0]["records"]) == 1
+
+
+def test_query_pages_through_a_kind(put, network):
+    put("utility", [invoice("AcmeMSP", f"A-{i:02d}") for i in range(25)])
+    acme = network.identities.signing_identity("acme")
+    seen, after = [], None
+    while True:
+        page = json.loads(network.evaluate("utility", acme, "query", [json.dumps({"kind": "invoice", "limit": 10, "after": after})]))
+        seen += [r["key"] for r in page["records"]]
+        after = page["next"]
+        if after is None:
+            break
+    assert seen == [f"invoice/AcmeMSP/A-{i:02d}" for i in range(25)]
+
+
+def test_anyone_on_the_footprint_channel_publishes_and_the_owner_comes_from_the_signature(network):
+    acme = network.identities.signing_identity("acme")
+    document = {
+        "footprint": {"totalKgCO2e": 3.0, "byScope": [{"scope": 2, "kgCO2e": 3.0}],
+                      "lines": [{"kgCO2e": 1.0}, {"kgCO2e": 2.0}]},
+        "methodologyVersion": "test", "inputsHash": "2" * 64,
+    }
+    published = network.submit("footprint", acme, "publish", [json.dumps(document)])
+    answer = json.loads(published.result)
+    assert answer["owner"]["mspId"] == "AcmeMSP" and answer["owner"]["name"] == "acme"
+    globex = network.identities.signing_identity("globex")
+    got = json.loads(network.evaluate("footprint", globex, "read", [json.dumps({"ids": [answer["id"]]})]))
+    assert got["results"][0]["record"]["footprint"]["totalKgCO2e"] == 3.0
+    forged_owner = {**document, "owner": {"mspId": "GlobexMSP"}}
+    with pytest.raises(ChannelError, match="unknown field"):
+        network.submit("footprint", acme, "publish", [json.dumps(forged_owner)])
+
+
+def test_a_footprint_whose_total_is_not_the_sum_of_its_lines_is_refused(network):
+    acme = network.identities.signing_identity("acme")
+    document = {"footprint": {"totalKgCO2e": 4.0, "lines": [{"kgCO2e": 1.0}, {"kgCO2e": 2.0}]},
+                "methodologyVersion": "test", "inputsHash": "2" * 64}
+    with pytest.raises(ChannelError) as refused:
+        network.submit("footprint", acme, "publish", [json.dumps(document)])
+    assert refused.value.code == "BAD_INPUT"
+    assert "not the sum of its lines" in refused.value.message

@@ -198,7 +198,8 @@ class SourceChannelContract(ChannelContract):
     async def read(self, ctx: Context, request: str) -> str:
         """Many keys and many partial-key queries in one call.
 
-        request: {"keys": ["kind/attr/…", …], "queries": [{"kind": …, "attributes": […]}, …]}
+        request: {"keys": ["kind/attr/…", …],
+                  "queries": [{"kind", "attributes", "where", "limit", "after"}, …]}
         Each key gets a record or an error of its own (NOT_FOUND, ACCESS_DENIED),
         so one unreadable key does not cost the others.
         """
@@ -220,8 +221,8 @@ class SourceChannelContract(ChannelContract):
         answers = []
         for query in queries:
             try:
-                records = await self._run_query(ctx, who, query, superseded, bool(body.get("includeSuperseded")))
-                answers.append({"records": records})
+                records, next_key = await self._page(ctx, who, query, superseded)
+                answers.append({"records": records, "next": next_key})
             except ContractError as refused:
                 answers.append({"error": {"code": refused.code, "message": refused.message}})
         return canonical_json({"results": results, "queries": answers})
@@ -230,21 +231,32 @@ class SourceChannelContract(ChannelContract):
         """Browse one kind page by page: {"kind", "attributes", "where", "limit", "after"}."""
         who = caller(ctx)
         body = parse_json_argument("request", request)
-        if not isinstance(body, dict):
-            raise bad_input("request must be a JSON object")
-        limit = body.get("limit", 100)
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_QUERY_LIMIT:
+        records, next_key = await self._page(ctx, who, {"limit": 100, **body} if isinstance(body, dict) else body,
+                                             await self._superseded(ctx))
+        return canonical_json({"records": records, "next": next_key})
+
+    async def _page(
+        self, ctx: Context, who: Caller, query: Any, superseded: dict[str, str]
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One query's records in key order, after `after`, at most `limit` (no limit: all)."""
+        if not isinstance(query, dict):
+            raise bad_input("each query must be a JSON object with kind and attributes")
+        unknown = sorted(set(query) - {"kind", "attributes", "where", "limit", "after", "includeSuperseded"})
+        if unknown:
+            raise bad_input(f"query has unknown field(s) {', '.join(unknown)}; "
+                            "allowed: kind, attributes, where, limit, after, includeSuperseded")
+        limit = query.get("limit")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_QUERY_LIMIT):
             raise bad_input(f"limit must be an integer from 1 to {MAX_QUERY_LIMIT}")
-        after = body.get("after")
-        superseded = await self._superseded(ctx)
-        records = await self._run_query(ctx, who, body, superseded, bool(body.get("includeSuperseded")))
+        after = query.get("after")
+        if after is not None and not isinstance(after, str):
+            raise bad_input("after must be a record key")
+        records = await self._run_query(ctx, who, query, superseded, bool(query.get("includeSuperseded")))
         if after is not None:
-            if not isinstance(after, str):
-                raise bad_input("after must be a record key")
             records = [r for r in records if r["key"] > after]
-        page = records[:limit]
-        next_key = page[-1]["key"] if len(records) > limit else None
-        return canonical_json({"records": page, "next": next_key})
+        if limit is None or len(records) <= limit:
+            return records, None
+        return records[:limit], records[limit - 1]["key"]
 
     async def _read_key(self, ctx: Context, who: Caller, key: Any, superseded: dict[str, str]) -> dict[str, Any]:
         try:
@@ -261,10 +273,8 @@ class SourceChannelContract(ChannelContract):
         return {"key": key, "record": _with_supersession(record, superseded)}
 
     async def _run_query(
-        self, ctx: Context, who: Caller, query: Any, superseded: dict[str, str], include_superseded: bool
+        self, ctx: Context, who: Caller, query: dict[str, Any], superseded: dict[str, str], include_superseded: bool
     ) -> list[dict[str, Any]]:
-        if not isinstance(query, dict):
-            raise bad_input("each query must be a JSON object with kind and attributes")
         kind = query.get("kind")
         schema = self.schemas.get(kind) if isinstance(kind, str) else None
         if schema is None:

@@ -55,5 +55,9 @@ class Connector(Protocol):
         """The channel's height, asked as the caller (the channel refuses non-members)."""
         ...
 
+    async def transaction_blocks(self, channel: str, credential: Credential, tx_ids: Sequence[str]) -> dict[str, int]:
+        """Block number of each transaction the channel has, asked as the caller."""
+        ...
+
     async def aclose(self) -> None:
         ...

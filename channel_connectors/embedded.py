@@ -109,6 +109,12 @@ class EmbeddedNetwork:
         info = ledger_pb2.BlockchainInfo.FromString(self.ledger(channel).evaluate(signed.SerializeToString()))
         return ChainInfo(channel, info.height)
 
+    def transaction_blocks(self, channel: str, credential: SigningIdentity, tx_ids: Sequence[str]) -> dict[str, int]:
+        """Block numbers of transactions, asked as the caller through qscc."""
+        proposal, _ = build_proposal(credential.identity, channel, "qscc", "GetTransactionBlocks", [channel, *tx_ids])
+        signed = sign_proposal(proposal, credential.signer)
+        return {k: int(v) for k, v in json.loads(self.ledger(channel).evaluate(signed.SerializeToString())).items()}
+
     def verify(self, progress: Progress = _quiet) -> list[VerifyReport]:
         reports = []
         for channel in CHANNELS:
@@ -181,6 +187,9 @@ class EmbeddedConnector:
 
     async def chain_info(self, channel: str, credential: Credential) -> ChainInfo:
         return await asyncio.to_thread(self.network.chain_info, channel, credential)
+
+    async def transaction_blocks(self, channel: str, credential: Credential, tx_ids: Sequence[str]) -> dict[str, int]:
+        return await asyncio.to_thread(self.network.transaction_blocks, channel, credential, list(tx_ids))
 
     async def aclose(self) -> None:
         return None

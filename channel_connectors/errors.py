@@ -30,6 +30,11 @@ class ChannelError(Exception):
         self.channel = channel
         self.message = message
 
+    @property
+    def extensions(self) -> dict[str, str]:
+        """What a GraphQL error built from this one carries in `extensions`."""
+        return {"code": self.code, "channel": self.channel}
+
 
 def from_contract_message(channel: str, message: str) -> ChannelError:
     """A refused transaction's message (ours start with a code) as a ChannelError."""

@@ -119,6 +119,26 @@ def cmd_chaincode(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    settings = _settings(args)
+    if settings.connector == "embedded":
+        from ..channel_connectors.embedded import EmbeddedNetwork, init_data_dir
+
+        if not EmbeddedNetwork(settings.data_dir).is_initialised():
+            _progress(f"first start: initialising {settings.data_dir}")
+            init_data_dir(settings.data_dir, _progress)
+    else:
+        raise SystemExit("error: the fabric connector is not available yet; use --connector embedded")
+    _progress(f"GraphiQL: http://{settings.host}:{settings.port}/graphql  "
+              "(wallet: `datachannels wallet --identity acme`, as the X-Wallet header)")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="datachannels", description="Carbon footprints from audited data channels.")
     common = argparse.ArgumentParser(add_help=False)
@@ -126,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where identities and the embedded ledger live (default: $DATACHANNELS_DATA_DIR, "
                              "else ~/.local/share/datachannels)")
     commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", parents=[common], help="run the GraphQL gateway (initialises the data dir on first start)")
+    serve.add_argument("--host", default=None, help="interface to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    serve.add_argument("--connector", choices=("embedded", "fabric"), default=None, help="default embedded")
+    serve.set_defaults(run=cmd_serve)
 
     init = commands.add_parser("init", parents=[common], help="create demo identities and channels, load the factor data")
     init.set_defaults(run=cmd_init)

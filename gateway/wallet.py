@@ -64,7 +64,7 @@ def parse_wallet(header: str | None, known_channels: Iterable[str]) -> Wallet:
         raise WalletError(f"header is larger than {MAX_HEADER_BYTES} bytes")
     text = header.strip()
     try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError):
         raise WalletError("not valid base64url") from None
     try:

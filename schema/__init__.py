@@ -1,1 +1,103 @@
-"""schema"""
+"""The GraphQL schema: one module per channel, the footprint types, and the roots here."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import MaskErrors, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.types import Info
+
+from ..chaincode import CHANNELS, SOURCE_CHANNELS
+from .airline import AirlineChannel
+from .commodity import CommodityChannel
+from .common import ChannelInfo
+from .footprint import Footprint, FootprintInput, PublishedFootprint
+from .shipping import ShippingChannel
+from .utility import UtilityChannel
+
+
+def _published(record: dict, footprint: Footprint) -> PublishedFootprint:
+    return PublishedFootprint(
+        id=record["id"], tx_id=record["txId"], owner=record["owner"]["mspId"], owner_name=record["owner"].get("name", ""),
+        published_at=record.get("timestamp", ""), inputs_hash=record.get("inputsHash", ""), footprint=footprint,
+    )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Every channel, and whether it answers you (one ledger query per channel).")
+    async def channels(self, info: Info) -> list[ChannelInfo]:
+        import asyncio
+
+        context = info.context
+        results = await asyncio.gather(*(context.channel_info(c) for c in CHANNELS))
+        return [
+            ChannelInfo(name=c, kind="source" if c in SOURCE_CHANNELS else "footprint", connector=context.connector.kind,
+                        reachable=reachable, height=height, error_code=code)
+            for c, (reachable, height, code) in zip(CHANNELS, results)
+        ]
+
+    @strawberry.field(description="Browse the utility channel.")
+    def utility(self) -> UtilityChannel:
+        return UtilityChannel()
+
+    @strawberry.field(description="Browse the shipping channel.")
+    def shipping(self) -> ShippingChannel:
+        return ShippingChannel()
+
+    @strawberry.field(description="Browse the airline channel.")
+    def airline(self) -> AirlineChannel:
+        return AirlineChannel()
+
+    @strawberry.field(description="Browse the commodity channel.")
+    def commodity(self) -> CommodityChannel:
+        return CommodityChannel()
+
+    @strawberry.field(description="Compute a footprint from the channels, read as you; nothing is published.")
+    async def footprint(self, info: Info, input: FootprintInput) -> Footprint:
+        return Footprint.from_engine(await info.context.compute_footprint(input.to_engine()))
+
+    @strawberry.field(description="A footprint published on the footprint channel, if the channel admits you.")
+    async def published_footprint(self, info: Info, id: strawberry.ID) -> PublishedFootprint | None:
+        from ..resolvers.engine import footprint_from_document
+
+        record = await info.context.published_footprint(str(id))
+        if record is None:
+            return None
+        return _published(record, Footprint.from_engine(footprint_from_document(record)))
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Compute a footprint and publish it to the footprint channel, signed by you.")
+    async def publish_footprint(self, info: Info, input: FootprintInput) -> PublishedFootprint:
+        footprint, answer, submitted = await info.context.publish_footprint(input.to_engine())
+        record = {"id": answer["id"], "txId": submitted.tx_id, "owner": answer["owner"],
+                  "inputsHash": input.to_engine().inputs_hash()}
+        return _published(record, Footprint.from_engine(footprint))
+
+
+def _expected(error: Exception) -> bool:
+    """Errors whose message is written for the caller; anything else is masked."""
+    original = getattr(error, "original_error", None)
+    if original is None:  # GraphQL's own validation errors
+        return True
+    return hasattr(original, "extensions") and "code" in getattr(original, "extensions", {})
+
+
+class _Schema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None):  # noqa: ANN001, ANN201
+        # Errors written for the caller are not server faults: log only the others (with their trace).
+        unexpected = [e for e in errors if not _expected(e)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
+schema = _Schema(
+    query=Query,
+    mutation=Mutation,
+    extensions=[
+        QueryDepthLimiter(max_depth=12),
+        MaxTokensLimiter(max_token_count=20000),
+        MaskErrors(should_mask_error=lambda error: not _expected(error), error_message="Internal error"),
+    ],
+)

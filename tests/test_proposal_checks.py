@@ -24,7 +24,7 @@ def _signed(identity: Identity, signer: Signer, channel: str = "utility", functi
 def test_a_member_with_a_matching_key_is_answered(network):
     acme = network.identities.signing_identity("acme")
     answer = json.loads(network.ledger("utility").evaluate(_signed(acme.identity, acme.signer)))
-    assert answer == {"queries": [{"records": []}], "results": []}
+    assert answer == {"queries": [{"records": [], "next": None}], "results": []}
 
 
 def test_a_key_that_does_not_match_the_certificate_is_refused(network):

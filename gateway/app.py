@@ -1,0 +1,117 @@
+"""The gateway: a Starlette app factory that tests call with their own settings.
+
+Routes: `/graphql` (GraphQL over GET and POST, GraphiQL in a browser),
+`/healthz`, `/metrics` (Prometheus text).  The `X-Wallet` header is parsed
+here, in one place, before any resolver runs; a malformed wallet is a 400
+that names the problem and the channel, never the secret.  The parsed wallet
+lives in the request's context only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+
+from ..chaincode import CHANNELS
+from ..channel_connectors.base import Connector
+from ..resolvers.context import RequestContext
+from ..schema import schema
+from .metrics import GatewayMetrics, MeteredConnector
+from .settings import Settings
+from .wallet import EMPTY_WALLET, WalletError, parse_wallet
+
+log = logging.getLogger("datachannels.gateway")
+
+WALLET_HEADER = "x-wallet"
+_GRAPHIQL_HINT = '{"X-Wallet": "paste the output of: datachannels wallet --identity acme"}'
+
+
+def make_connector(settings: Settings) -> Connector:
+    if settings.connector == "embedded":
+        from ..channel_connectors.embedded import EmbeddedConnector
+
+        return EmbeddedConnector(settings.data_dir)
+    raise ValueError(f"connector {settings.connector!r} is not available yet; use embedded")
+
+
+class _GraphQLApp(GraphQL):
+    """Strawberry's ASGI app, with our per-request context and a wallet-safe GraphiQL page."""
+
+    def __init__(self, connector: Connector) -> None:
+        super().__init__(schema, graphql_ide="graphiql")
+        self._connector = connector
+        # The wallet holds private keys: GraphiQL must not keep it in the browser's storage.
+        self._ide_html = (
+            super().graphql_ide_html.replace("shouldPersistHeaders: true", "shouldPersistHeaders: false")
+            .replace("headers: defaultHeaders,", f"headers: JSON.stringify({_GRAPHIQL_HINT}, null, 2),", 1)
+        )
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return self._ide_html
+
+    async def get_context(self, request: Any, response: Any) -> RequestContext:
+        wallet = request.scope.get("state", {}).get("wallet", EMPTY_WALLET)
+        return RequestContext(connector=self._connector, wallet=wallet)
+
+
+class _WalletGate:
+    """Parses `X-Wallet` once per request and hands it to GraphQL through the ASGI scope."""
+
+    def __init__(self, app: _GraphQLApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        header = next((v.decode("latin-1") for k, v in scope["headers"] if k.decode("latin-1").lower() == WALLET_HEADER), None)
+        try:
+            wallet = parse_wallet(header, CHANNELS)
+        except WalletError as error:
+            body = {"errors": [{"message": str(error), "extensions": {"code": "BAD_INPUT", "field": "X-Wallet", "channel": error.channel}}]}
+            await JSONResponse(body, status_code=400)(scope, receive, send)
+            return
+        scope.setdefault("state", {})["wallet"] = wallet
+        await self._app(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, connector: Connector | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    metrics = GatewayMetrics()
+    metered = MeteredConnector(connector or make_connector(settings), metrics)
+    graphql = _GraphQLApp(metered)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "connector": metered.kind, "channels": list(metered.channels())})
+
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        log.info("gateway ready: connector %s, data dir %s", metered.kind, settings.data_dir)
+        yield
+        await metered.aclose()
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/metrics", metrics_endpoint),
+            Route("/graphql", _WalletGate(graphql)),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    return app

@@ -1,0 +1,120 @@
+"""What every resolver of one request shares: the caller's wallet and the channel loaders.
+
+Created per request by the gateway and dropped with it; nothing in here is
+ever shared between callers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from strawberry.dataloader import DataLoader
+
+from ..channel_connectors.base import Connector
+from ..channel_connectors.errors import ChannelError
+from ..gateway.wallet import Wallet
+from . import engine
+from .loaders import ChannelLoaders, MissingCredentials
+
+MAX_PAGE = 500
+
+
+class BadInput(Exception):
+    """Input the gateway refuses before any channel is asked; names the field."""
+
+    def __init__(self, field_path: str, message: str) -> None:
+        super().__init__(f"{field_path}: {message}")
+        self.extensions = {"code": "BAD_INPUT", "field": field_path}
+
+
+def bad_input_from(error: engine.EngineError) -> BadInput:
+    return BadInput(error.field, error.message)
+
+
+@dataclass
+class RequestContext:
+    connector: Connector
+    wallet: Wallet
+    loaders: ChannelLoaders = field(init=False)
+    _block_loaders: dict[str, DataLoader[str, int | None]] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.loaders = ChannelLoaders(self.connector, self.wallet)
+
+    # -- browsing one channel
+    async def browse(self, channel: str, kind: str, cls: type, attributes: list[str], where: dict[str, Any],
+                     first: int, after: str | None) -> Any:
+        from ..schema.common import Page, payload_fields
+
+        if not 1 <= first <= MAX_PAGE:
+            raise BadInput("first", f"must be from 1 to {MAX_PAGE}, got {first}")
+        query: dict[str, Any] = {"kind": kind, "attributes": attributes, "limit": first}
+        if where:
+            query["where"] = where
+        if after:
+            query["after"] = after
+        answer = await self._load(channel, ("query", json.dumps(query, sort_keys=True, separators=(",", ":"))))
+        return Page(items=[payload_fields(cls, r, channel) for r in answer["records"]], next_cursor=answer["next"])
+
+    async def _load(self, channel: str, need: engine.Need) -> Any:
+        result = await self.loaders.load(channel, need)
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    # -- provenance
+    async def block_number(self, channel: str, tx_id: str) -> int | None:
+        loader = self._block_loaders.get(channel)
+        if loader is None:
+            async def batch(tx_ids: list[str]) -> list[int | None]:
+                credential = self.loaders.credential(channel)
+                found = await self.connector.transaction_blocks(channel, credential, tx_ids)
+                return [found.get(t) for t in tx_ids]
+
+            loader = DataLoader(load_fn=batch)
+            self._block_loaders[channel] = loader
+        return await loader.load(tx_id)
+
+    # -- footprints
+    async def compute_footprint(self, request: engine.FootprintRequest) -> engine.Footprint:
+        import asyncio
+
+        try:
+            wanted = engine.needs(request)
+        except engine.EngineError as error:
+            raise bad_input_from(error) from None
+        channels = list(wanted)
+        fetched = await asyncio.gather(*(self.loaders.load_many(c, wanted[c]) for c in channels))
+        answers = {(c, need): result for c in channels for need, result in zip(wanted[c], fetched[channels.index(c)])}
+
+        def answer(channel: str, need: engine.Need) -> Any:
+            result = answers[(channel, need)]
+            if isinstance(result, BaseException):
+                raise result
+            return result["records"] if need[0] == "query" else result
+
+        try:
+            return engine.compute(request, answer)
+        except engine.EngineError as error:
+            raise bad_input_from(error) from None
+
+    async def publish_footprint(self, request: engine.FootprintRequest) -> tuple[engine.Footprint, dict[str, Any], Any]:
+        footprint = await self.compute_footprint(request)
+        document = engine.footprint_document(request, footprint)
+        credential = self.loaders.credential("footprint")
+        submitted = await self.connector.submit("footprint", credential, "publish", [json.dumps(document)])
+        return footprint, json.loads(submitted.result), submitted
+
+    async def published_footprint(self, footprint_id: str) -> dict[str, Any] | None:
+        return await self._load("footprint", ("id", footprint_id))
+
+    async def channel_info(self, channel: str) -> tuple[bool, int | None, str | None]:
+        try:
+            info = await self.connector.chain_info(channel, self.loaders.credential(channel))
+        except MissingCredentials:
+            return False, None, "MISSING_CREDENTIALS"
+        except ChannelError as error:
+            return False, None, error.code
+        return True, info.height, None

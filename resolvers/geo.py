@@ -1,0 +1,80 @@
+"""Distances: airports by great circle, sea ports by a real sea route.
+
+Airport coordinates come from the `airportsdata` package and sea lanes and
+ports from the `searoute` package; both are public reference data shared by
+every caller, so they are loaded once per process.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from functools import lru_cache
+from typing import Any
+
+MEAN_EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius R1
+
+
+class PlaceError(ValueError):
+    """An airport or port code we cannot place; carries close matches."""
+
+    def __init__(self, message: str, suggestions: list[str]) -> None:
+        super().__init__(message)
+        self.suggestions = suggestions
+
+
+@lru_cache(maxsize=1)
+def _airports() -> dict[str, dict[str, Any]]:
+    import airportsdata
+
+    return airportsdata.load("IATA")
+
+
+@lru_cache(maxsize=1)
+def _ports() -> dict[str, tuple[float, float]]:
+    from searoute.data.ports_dict import node_list
+
+    return {props["port"]: (props["x"], props["y"]) for props in node_list.values() if props.get("port")}
+
+
+def airport(code: str) -> dict[str, Any]:
+    code = code.strip().upper()
+    found = _airports().get(code)
+    if found is None:
+        raise PlaceError(f"unknown IATA airport code {code!r}", close_matches(code, _airports()))
+    return found
+
+
+def port(code: str) -> tuple[float, float]:
+    """(lon, lat) of a UN/LOCODE port known to the sea-route network."""
+    code = code.strip().upper().replace(" ", "")
+    found = _ports().get(code)
+    if found is None:
+        raise PlaceError(f"unknown UN/LOCODE port {code!r}", close_matches(code, _ports()))
+    return found
+
+
+def close_matches(word: str, choices: Any, n: int = 5) -> list[str]:
+    return difflib.get_close_matches(word, list(choices), n=n, cutoff=0.5)
+
+
+def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Haversine distance on a sphere of the mean Earth radius."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * MEAN_EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def airport_distance_km(origin: str, destination: str) -> float:
+    a, b = airport(origin), airport(destination)
+    return great_circle_km(a["lat"], a["lon"], b["lat"], b["lon"])
+
+
+@lru_cache(maxsize=4096)
+def sea_route_km(origin: str, destination: str) -> float:
+    """Shortest path over the searoute maritime network between two ports."""
+    import searoute
+
+    route = searoute.searoute(list(port(origin)), list(port(destination)), units="km")
+    return float(route["properties"]["length"])

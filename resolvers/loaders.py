@@ -1,0 +1,101 @@
+"""Per-request DataLoaders: one connector call per channel, whatever is asked.
+
+Every resolver that needs records from a channel asks that channel's loader
+for a *need* (a record key, a query, or a footprint id).  Strawberry's
+`DataLoader` collects the needs of one event-loop tick into one batch, and
+the batch becomes one `read` call on that channel, signed with the caller's
+own credential.  Loaders of different channels dispatch in the same tick, so
+channels are called concurrently.  A loader lives for one request only: its
+cache never serves another caller.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from strawberry.dataloader import DataLoader
+
+from ..channel_connectors.base import Connector
+from ..channel_connectors.errors import ChannelError
+from ..gateway.wallet import Wallet
+from .engine import Need
+
+
+class MissingCredentials(ChannelError):
+    def __init__(self, channel: str) -> None:
+        super().__init__("MISSING_CREDENTIALS", channel, f"the wallet has no credential for channel {channel}")
+
+
+def _item_error(channel: str, error: dict[str, Any]) -> ChannelError:
+    return ChannelError(error.get("code", "BAD_INPUT"), channel, error.get("message", "refused"))
+
+
+class ChannelLoaders:
+    """The DataLoaders of one request, one per channel."""
+
+    def __init__(self, connector: Connector, wallet: Wallet) -> None:
+        self._connector = connector
+        self._wallet = wallet
+        self._loaders: dict[str, DataLoader[Need, Any]] = {}
+
+    def credential(self, channel: str):  # -> Credential
+        credential = self._wallet.credential(channel)
+        if credential is None:
+            raise MissingCredentials(channel)
+        return credential
+
+    def loader(self, channel: str) -> DataLoader[Need, Any]:
+        loader = self._loaders.get(channel)
+        if loader is None:
+            async def batch(needs: Sequence[Need]) -> list[Any]:
+                return await self._read(channel, list(needs))
+
+            loader = DataLoader(load_fn=batch)
+            self._loaders[channel] = loader
+        return loader
+
+    async def load(self, channel: str, need: Need) -> Any:
+        return await self.loader(channel).load(need)
+
+    async def load_many(self, channel: str, needs: Sequence[Need]) -> list[Any]:
+        return list(await self.loader(channel).load_many(list(needs)))
+
+    async def _read(self, channel: str, needs: list[Need]) -> list[Any]:
+        """One `read` for the whole batch; each need gets its answer or its own error."""
+        try:
+            credential = self.credential(channel)
+            if channel == "footprint":
+                ids = [value for kind, value in needs]
+                raw = await self._connector.evaluate(channel, credential, "read", [json.dumps({"ids": ids})])
+                return [_footprint_answer(channel, item) for item in json.loads(raw)["results"]]
+            keys = [value for kind, value in needs if kind == "key"]
+            queries = [json.loads(value) for kind, value in needs if kind == "query"]
+            raw = await self._connector.evaluate(channel, credential, "read", [json.dumps({"keys": keys, "queries": queries})])
+        except ChannelError as failed:  # the whole channel failed: every need gets the error
+            return [failed] * len(needs)
+        body = json.loads(raw)
+        results, answers = iter(body["results"]), iter(body["queries"])
+        out: list[Any] = []
+        for kind, _ in needs:
+            if kind == "key":
+                item = next(results)
+                if "record" in item:
+                    out.append(item["record"])
+                elif item["error"]["code"] == "NOT_FOUND":
+                    out.append(None)
+                else:
+                    out.append(_item_error(channel, item["error"]))
+            else:
+                answer = next(answers)
+                out.append(_item_error(channel, answer["error"]) if "error" in answer else answer)
+        return out
+
+
+def _footprint_answer(channel: str, item: dict[str, Any]) -> Any:
+    if "record" in item:
+        return item["record"]
+    if item["error"]["code"] == "NOT_FOUND":
+        return None
+    return _item_error(channel, item["error"])

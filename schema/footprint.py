@@ -1,0 +1,199 @@
+"""Footprint inputs and results: what `footprint` computes and `publishFootprint` stores."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from ..resolvers import engine
+from .airline import CabinClass
+from .common import Provenance
+from .shipping import FreightMode
+
+
+@strawberry.input(description="Electricity consumed (Scope 2, location-based).")
+class ElectricityActivity:
+    kwh: float
+    year: int | None = strawberry.field(default=None, description="Default: the latest year on the channel.")
+    utility_id: strawberry.ID | None = strawberry.field(
+        default=None, description="EIA utility number: your audited invoices of it take precedence over a calculation.")
+    grid_region: str | None = strawberry.field(default=None, description="eGRID subregion acronym, e.g. CAMX.")
+    country: str | None = strawberry.field(default=None, description="EU country, ISO 3166 alpha-2, e.g. DE.")
+    include_losses: bool = strawberry.field(default=False, description="Add grid transmission and distribution losses.")
+
+    def to_engine(self) -> engine.ElectricityActivity:
+        return engine.ElectricityActivity(self.kwh, self.year, self.utility_id, self.grid_region, self.country, self.include_losses)
+
+
+@strawberry.input(description="Goods moved (Scope 3 category 4).")
+class FreightActivity:
+    mode: FreightMode
+    tonnes: float | None = None
+    short_tons: float | None = None
+    km: float | None = None
+    miles: float | None = None
+    origin: str | None = strawberry.field(default=None, description="UN/LOCODE port (sea) or IATA airport (air).")
+    destination: str | None = None
+    vehicle: str | None = strawberry.field(default=None, description="DESNZ vehicle name, any case, e.g. 'container ship'.")
+    vehicle_class: str | None = strawberry.field(default=None, description="DESNZ size or load, e.g. '8000+ TEU', '50% Laden'.")
+    well_to_wheel: bool = True
+    radiative_forcing: bool = strawberry.field(default=True, description="Air freight only.")
+
+    def to_engine(self) -> engine.FreightActivity:
+        return engine.FreightActivity(
+            self.mode.value, self.tonnes, self.short_tons, self.km, self.miles, self.origin, self.destination,
+            self.vehicle, self.vehicle_class, self.well_to_wheel, self.radiative_forcing,
+        )
+
+
+@strawberry.input(description="Business flights (Scope 3 category 6).")
+class FlightActivity:
+    origin: str = strawberry.field(description="IATA airport code.")
+    destination: str
+    cabin_class: CabinClass | None = CabinClass.AVERAGE
+    passengers: int | None = 1
+    radiative_forcing: bool | None = True
+
+    def to_engine(self) -> engine.FlightActivity:
+        return engine.FlightActivity(
+            self.origin, self.destination, (self.cabin_class or CabinClass.AVERAGE).value,
+            1 if self.passengers is None else self.passengers,
+            True if self.radiative_forcing is None else self.radiative_forcing,
+        )
+
+
+@strawberry.input(description="Purchased goods (Scope 3 category 1): tonnes of a material or USD of an industry.")
+class PurchaseActivity:
+    tonnes: float | None = None
+    amount_usd: float | None = None
+    commodity: str | None = strawberry.field(default=None, description="DESNZ material, e.g. 'Plastics: PET (incl. forming)'.")
+    naics: str | None = strawberry.field(default=None, description="NAICS-6 industry code, e.g. 331110.")
+    production: str | None = strawberry.field(default=None, description="DESNZ production route; default primary production.")
+
+    def to_engine(self) -> engine.PurchaseActivity:
+        return engine.PurchaseActivity(self.tonnes, self.amount_usd, self.commodity, self.naics, self.production)
+
+
+@strawberry.input(description="A share of a supplier's published footprint (Scope 3 category 1).")
+class UpstreamFootprint:
+    footprint_id: strawberry.ID
+    share: float
+
+    def to_engine(self) -> engine.UpstreamFootprint:
+        return engine.UpstreamFootprint(str(self.footprint_id), self.share)
+
+
+@strawberry.input
+class FootprintInput:
+    electricity: list[ElectricityActivity] | None = None
+    freight: list[FreightActivity] | None = None
+    flights: list[FlightActivity] | None = None
+    purchases: list[PurchaseActivity] | None = None
+    upstream: list[UpstreamFootprint] | None = None
+    from_channels: bool | None = strawberry.field(default=False, description="Also include your own audited records.")
+
+    def to_engine(self) -> engine.FootprintRequest:
+        return engine.FootprintRequest(
+            electricity=tuple(a.to_engine() for a in self.electricity or ()),
+            freight=tuple(a.to_engine() for a in self.freight or ()),
+            flights=tuple(a.to_engine() for a in self.flights or ()),
+            purchases=tuple(a.to_engine() for a in self.purchases or ()),
+            upstream=tuple(a.to_engine() for a in self.upstream or ()),
+            from_channels=bool(self.from_channels),
+        )
+
+
+@strawberry.type
+class Factor:
+    value: float
+    unit: str
+    provenance: Provenance
+
+    @strawberry.field(description="Shortcut for provenance.recordKey.")
+    def record_key(self) -> str:
+        return self.provenance.record_key
+
+    @strawberry.field(description="Shortcut for provenance.txId.")
+    def tx_id(self) -> str:
+        return self.provenance.tx_id
+
+    @strawberry.field(description="Shortcut for provenance.dataset.")
+    def dataset(self) -> str:
+        return self.provenance.dataset
+
+
+@strawberry.type
+class GasAmount:
+    gas: str
+    kg: float
+
+
+@strawberry.type
+class FootprintLine:
+    kg_co2e: float = strawberry.field(name="kgCO2e")
+    channel: str
+    activity: str
+    basis: str = strawberry.field(description="CALCULATED from a factor, or AUDITED: the caller's own audited record.")
+    scope: int
+    category: int | None = strawberry.field(description="Scope 3 category number.")
+    factor: Factor | None
+    source: Provenance = strawberry.field(description="The record the line rests on (factor, audited record or footprint).")
+    quantity: float | None
+    quantity_unit: str | None
+    distance_km: float | None
+    distance_method: str | None
+    ttw_kg_co2e: float | None = strawberry.field(name="ttwKgCO2e")
+    wtt_kg_co2e: float | None = strawberry.field(name="wttKgCO2e")
+    gases: list[GasAmount]
+
+    @classmethod
+    def from_engine(cls, line: engine.Line) -> FootprintLine:
+        factor = (Factor(value=line.factor.value, unit=line.factor.unit, provenance=Provenance.from_engine(line.factor.provenance))
+                  if line.factor else None)
+        return cls(
+            kg_co2e=line.kg_co2e, channel=line.channel, activity=line.activity, basis=line.basis, scope=line.scope,
+            category=line.category, factor=factor, source=Provenance.from_engine(line.source), quantity=line.quantity,
+            quantity_unit=line.quantity_unit, distance_km=line.distance_km, distance_method=line.distance_method,
+            ttw_kg_co2e=line.ttw_kg_co2e, wtt_kg_co2e=line.wtt_kg_co2e,
+            gases=[GasAmount(gas=g.gas, kg=g.kg) for g in line.gases],
+        )
+
+
+@strawberry.type
+class ScopeTotal:
+    scope: int
+    category: int | None
+    kg_co2e: float = strawberry.field(name="kgCO2e")
+
+
+@strawberry.type
+class Footprint:
+    total_kg_co2e: float = strawberry.field(name="totalKgCO2e")
+    by_scope: list[ScopeTotal]
+    lines: list[FootprintLine]
+    methodology_version: str
+
+    @classmethod
+    def from_engine(cls, footprint: engine.Footprint) -> Footprint:
+        return cls(
+            total_kg_co2e=footprint.total_kg_co2e,
+            by_scope=[ScopeTotal(scope=s.scope, category=s.category, kg_co2e=s.kg_co2e) for s in footprint.by_scope],
+            lines=[FootprintLine.from_engine(line) for line in footprint.lines],
+            methodology_version=footprint.methodology_version,
+        )
+
+
+@strawberry.type
+class PublishedFootprint:
+    id: strawberry.ID
+    tx_id: str
+    owner: str = strawberry.field(description="The publisher's MSP id, from the signature.")
+    owner_name: str
+    published_at: str
+    inputs_hash: str
+    footprint: Footprint
+
+    @strawberry.field
+    async def block_number(self, info: Info) -> int:
+        number = await info.context.block_number("footprint", self.tx_id)
+        return -1 if number is None else number

@@ -487,7 +487,7 @@ def _freight_distance(path: str, f: FreightActivity) -> tuple[float, str, tuple[
             gcd = geo.great_circle_km(a["lat"], a["lon"], b["lat"], b["lon"])
             return gcd, "great circle between airports", (a, b, a["iata"], b["iata"])
         origin, destination = f.origin.strip().upper(), f.destination.strip().upper()
-        return geo.sea_route_km(origin, destination), "sea route (searoute)", (None, None, origin, destination)
+        return geo.sea_route_km(origin, destination), "searoute sea route", (None, None, origin, destination)
     except geo.PlaceError as exc:
         field_name = "origin" if f.origin.strip().upper() in str(exc) else "destination"
         hint = f"; close matches: {', '.join(exc.suggestions)}" if exc.suggestions else ""

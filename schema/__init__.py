@@ -96,8 +96,8 @@ schema = _Schema(
     query=Query,
     mutation=Mutation,
     extensions=[
-        QueryDepthLimiter(max_depth=12),
-        MaxTokensLimiter(max_token_count=20000),
-        MaskErrors(should_mask_error=lambda error: not _expected(error), error_message="Internal error"),
+        lambda: QueryDepthLimiter(max_depth=12),
+        lambda: MaxTokensLimiter(max_token_count=20000),
+        lambda: MaskErrors(should_mask_error=lambda error: not _expected(error), error_message="Internal error"),
     ],
 )

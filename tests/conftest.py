@@ -61,3 +61,53 @@ def loaded_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("loaded") / "data"
     init_data_dir(data_dir)
     return data_dir
+
+
+@pytest.fixture
+def data_dir(loaded_data_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the loaded data dir, so a test's writes stay its own."""
+    import shutil
+
+    copy = tmp_path / "data"
+    shutil.copytree(loaded_data_dir, copy)
+    return copy
+
+
+def wallet_for(data_dir: Path, name: str, channels: tuple[str, ...] | None = None) -> str:
+    from datachannels.chaincode import CHANNELS
+    from datachannels.channel_connectors.identities import IdentityStore
+    from datachannels.gateway.wallet import encode_wallet
+
+    msp_id, cert, key = IdentityStore(data_dir).pem_pair(name)
+    return encode_wallet({c: (msp_id, cert, key) for c in (channels or CHANNELS)})
+
+
+@pytest.fixture
+def client(data_dir: Path):
+    """The gateway app on the copy, driven in-process."""
+    from starlette.testclient import TestClient
+
+    from datachannels.gateway.app import create_app
+    from datachannels.gateway.settings import Settings
+
+    with TestClient(create_app(Settings(data_dir=data_dir))) as test_client:
+        yield test_client
+
+
+def graphql(client, query: str, wallet: str | None, variables: dict | None = None) -> dict:
+    headers = {"X-Wallet": wallet} if wallet else {}
+    response = client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def connector_calls(client) -> dict[tuple[str, str], float]:
+    """datachannels_connector_calls_total by (channel, operation), read from /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    counts: dict[tuple[str, str], float] = {}
+    for family in text_string_to_metric_families(client.get("/metrics").text):
+        for sample in family.samples:
+            if sample.name == "datachannels_connector_calls_total":
+                counts[(sample.labels["channel"], sample.labels["operation"])] = sample.value
+    return counts

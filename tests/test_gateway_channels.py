@@ -1,0 +1,118 @@
+"""Each channel is read as the caller: the channel decides, and a failing channel costs only its fields."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import connector_calls, graphql, wallet_for
+
+BROWSE = """{
+  utility { gridRates(regionType: EGRID_SUBREGION, region: "CAMX") { items { region co2LbPerMwh provenance { txId sourceRow } } } }
+  shipping { freightFactors(mode: SEA, vehicle: "Container ship") { items { vehicle load ttwKgCO2e } } }
+  airline { flightFactors(haul: LONG_HAUL) { items { cabinClass kgCO2e } } }
+  commodity { spendFactors(naics: "331110") { items { title kgCO2ePerUsd } } }
+}"""
+
+
+def test_a_customer_browses_every_source_channel(client, data_dir):
+    answer = graphql(client, BROWSE, wallet_for(data_dir, "acme"))
+    assert "errors" not in answer
+    camx = answer["data"]["utility"]["gridRates"]["items"][0]
+    assert camx["co2LbPerMwh"] == 436.655 and camx["provenance"]["sourceRow"] == "Table 6 row 342"
+    assert answer["data"]["commodity"]["spendFactors"]["items"][0]["kgCO2ePerUsd"] == 0.787
+
+
+def test_the_outsider_is_refused_by_each_channel_itself(client, data_dir):
+    answer = graphql(client, BROWSE, wallet_for(data_dir, "outsider"))
+    assert answer["data"] == {"utility": {"gridRates": None}, "shipping": {"freightFactors": None},
+                              "airline": {"flightFactors": None}, "commodity": {"spendFactors": None}}
+    assert len(answer["errors"]) == 4
+    for error in answer["errors"]:
+        assert error["extensions"]["code"] == "ACCESS_DENIED"
+        channel = error["extensions"]["channel"]
+        # The refusal is the ledger's membership check, which names the channel:
+        assert f"channel {channel} refused the creator" in error["message"]
+        assert "OutsiderMSP' is not a member" in error["message"]
+
+
+def test_a_wallet_without_one_channel_gets_missing_credentials_there_and_data_elsewhere(client, data_dir):
+    wallet = wallet_for(data_dir, "acme", channels=("utility", "airline", "commodity", "footprint"))
+    answer = graphql(client, BROWSE, wallet)
+    assert answer["data"]["shipping"] == {"freightFactors": None}
+    assert answer["data"]["utility"]["gridRates"]["items"]
+    assert answer["data"]["airline"]["flightFactors"]["items"]
+    [error] = answer["errors"]
+    assert error["path"] == ["shipping", "freightFactors"]
+    assert error["extensions"] == {"code": "MISSING_CREDENTIALS", "channel": "shipping"}
+
+
+def test_a_customer_sees_only_its_own_audited_records(client, data_dir):
+    query = "{ utility { invoices { items { invoiceId } } } airline { tickets { items { ticketId } } } }"
+    acme = graphql(client, query, wallet_for(data_dir, "acme"))["data"]
+    globex = graphql(client, query, wallet_for(data_dir, "globex"))["data"]
+    acme_ids = {i["invoiceId"] for i in acme["utility"]["invoices"]["items"]}
+    globex_ids = {i["invoiceId"] for i in globex["utility"]["invoices"]["items"]}
+    assert acme_ids == {"INV-2024-0001", "INV-2024-0002"}
+    assert globex_ids == {"INV-2024-0101", "INV-2024-0102"}
+    assert {t["ticketId"] for t in acme["airline"]["tickets"]["items"]}.isdisjoint(
+        {t["ticketId"] for t in globex["airline"]["tickets"]["items"]})
+
+
+def test_acme_cannot_use_globex_audited_invoices_in_a_footprint(client, data_dir):
+    # Globex's utility 1015 invoices exist, but the channel does not show them to acme: no audited line,
+    # and without a grid region there is nothing to calculate from.
+    query = "query($i: FootprintInput!) { footprint(input: $i) { lines { basis activity } } }"
+    answer = graphql(client, query, wallet_for(data_dir, "acme"), {"i": {"electricity": [{"kwh": 10, "utilityId": "1015"}]}})
+    assert answer["data"] is None
+    assert answer["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+    assert "no audited invoice of utility 1015" in answer["errors"][0]["message"]
+    mine = graphql(client, query, wallet_for(data_dir, "globex"), {"i": {"electricity": [{"kwh": 10, "utilityId": "1015"}]}})
+    assert [line["basis"] for line in mine["data"]["footprint"]["lines"]] == ["AUDITED"]
+
+
+def test_a_hundred_activities_across_four_channels_make_one_call_per_channel(client, data_dir):
+    activities = {
+        "electricity": [{"kwh": 100 + i, "gridRegion": ["CAMX", "ERCT", "NYUP"][i % 3]} for i in range(25)],
+        "freight": [{"mode": ["SEA", "ROAD", "RAIL"][i % 3], "tonnes": 1 + i, "km": 100 + i} for i in range(25)],
+        "flights": [{"origin": "LHR", "destination": ["JFK", "CDG", "EDI", "SFO"][i % 4]} for i in range(25)],
+        "purchases": [{"naics": ["331110", "484121", "211130"][i % 3], "amountUsd": 1000 + i} for i in range(25)],
+    }
+    before = connector_calls(client)
+    query = "query($i: FootprintInput!) { footprint(input: $i) { totalKgCO2e lines { kgCO2e } } }"
+    answer = graphql(client, query, wallet_for(data_dir, "acme"), {"i": activities})
+    assert "errors" not in answer, answer.get("errors")
+    assert len(answer["data"]["footprint"]["lines"]) == 100
+    after = connector_calls(client)
+    made = {key: after[key] - before.get(key, 0) for key in after if after[key] != before.get(key, 0)}
+    assert made == {("utility", "evaluate"): 1, ("shipping", "evaluate"): 1,
+                    ("airline", "evaluate"): 1, ("commodity", "evaluate"): 1}
+
+
+def test_bad_input_names_the_field_and_the_allowed_values(client, data_dir):
+    query = "query($i: FootprintInput!) { footprint(input: $i) { totalKgCO2e } }"
+    wallet = wallet_for(data_dir, "acme")
+    cases = [
+        ({"electricity": [{"kwh": 1, "gridRegion": "CAMX", "year": 2019}]}, "electricity[0].year", "years: 2023"),
+        ({"freight": [{"mode": "SEA", "tonnes": 1, "km": 1, "vehicle": "containr ship"}]}, "freight[0].vehicle", "Container ship"),
+        ({"flights": [{"origin": "LHX", "destination": "JFK"}]}, "flights[0].origin", "close matches"),
+        ({"freight": [{"mode": "ROAD", "tonnes": 1, "origin": "GBFXT", "destination": "GBBHM"}]}, "freight[0].km", "needs km"),
+        ({"electricity": [{"kwh": -5, "gridRegion": "CAMX"}]}, "electricity[0].kwh", "non-negative"),
+    ]
+    for variables, field, hint in cases:
+        answer = graphql(client, query, wallet, {"i": variables})
+        [error] = answer["errors"]
+        assert error["extensions"] == {"code": "BAD_INPUT", "field": field}, error
+        assert hint in error["message"], error["message"]
+
+
+def test_an_unexpected_failure_is_masked_without_a_stack_trace(client, data_dir, monkeypatch):
+    from datachannels.resolvers import engine
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("secret internals /etc/passwd")
+
+    monkeypatch.setattr(engine, "compute", explode)
+    query = "query($i: FootprintInput!) { footprint(input: $i) { totalKgCO2e } }"
+    answer = graphql(client, query, wallet_for(data_dir, "acme"), {"i": {"electricity": [{"kwh": 1, "gridRegion": "CAMX"}]}})
+    assert answer["errors"][0]["message"] == "Internal error"
+    assert "secret internals" not in json.dumps(answer) and "Traceback" not in json.dumps(answer)

@@ -1,0 +1,91 @@
+"""The X-Wallet header is parsed in one place; every malformation is a 400 that keeps the secret."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+
+import pytest
+
+from datachannels.channel_connectors.identities import IdentityStore
+from datachannels.channel_connectors.msp import new_private_key, private_key_pem
+from tests.conftest import graphql, wallet_for
+
+
+def _b64(body: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(body).encode()).decode().rstrip("=")
+
+
+def _entry(data_dir, name="acme") -> dict:
+    msp_id, cert, key = IdentityStore(data_dir).pem_pair(name)
+    return {"mspId": msp_id, "certificate": cert.decode(), "privateKey": key.decode()}
+
+
+def _cases(data_dir):
+    good = _entry(data_dir)
+    stranger_key = private_key_pem(new_private_key()).decode()
+    return [
+        ("not base64", "%%%not-base64%%%", "not valid base64url", None),
+        ("base64 of text", base64.urlsafe_b64encode(b"hello there").decode(), "does not decode to JSON", None),
+        ("a JSON array", _b64([good]), "must be a JSON object", None),
+        ("unknown channel", _b64({"weather": good}), "unknown channel", "weather"),
+        ("credential not an object", _b64({"utility": "abc"}), "credential must be a JSON object", "utility"),
+        ("no private key", _b64({"utility": {**good, "privateKey": ""}}), "needs privateKey", "utility"),
+        ("bad certificate PEM", _b64({"shipping": {**good, "certificate": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"}}),
+         "certificate is not a valid PEM", "shipping"),
+        ("bad key PEM", _b64({"airline": {**good, "privateKey": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"}}),
+         "private key is not a valid", "airline"),
+        ("key not matching the certificate", _b64({"commodity": {**good, "privateKey": stranger_key}}),
+         "private key does not match the certificate", "commodity"),
+        ("a token", _b64({"footprint": {"token": "t0ken-s3cret"}}), "access tokens are not supported yet", "footprint"),
+    ]
+
+
+def test_every_malformed_wallet_is_a_400_naming_problem_and_channel_never_the_secret(client, data_dir, caplog):
+    caplog.set_level(logging.DEBUG)
+    good = _entry(data_dir)
+    key_body = good["privateKey"].splitlines()[1]  # a line of the real key
+    for label, header, expected, channel in _cases(data_dir):
+        response = client.post("/graphql", json={"query": "{ channels { name } }"}, headers={"X-Wallet": header})
+        assert response.status_code == 400, label
+        error = response.json()["errors"][0]
+        assert expected in error["message"], (label, error["message"])
+        assert error["extensions"]["code"] == "BAD_INPUT"
+        assert error["extensions"]["channel"] == channel, label
+        if channel:
+            assert f"channel {channel!r}" in error["message"]
+        assert key_body not in response.text
+        assert "t0ken-s3cret" not in response.text
+        assert "BEGIN" not in response.text
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert key_body not in logged and "t0ken-s3cret" not in logged
+
+
+def test_a_good_wallet_is_accepted_and_never_echoed(client, data_dir, caplog):
+    caplog.set_level(logging.DEBUG)
+    wallet = wallet_for(data_dir, "acme")
+    response = client.post("/graphql", json={"query": "{ channels { name reachable } }"}, headers={"X-Wallet": wallet})
+    assert response.status_code == 200
+    assert all(c["reachable"] for c in response.json()["data"]["channels"])
+    assert wallet not in response.text
+    key_line = _entry(data_dir)["privateKey"].splitlines()[1]
+    assert key_line not in "\n".join(r.getMessage() for r in caplog.records)
+
+
+def test_no_wallet_is_not_an_error_but_every_channel_lacks_credentials(client):
+    answer = graphql(client, "{ channels { name reachable errorCode } }", wallet=None)
+    assert {c["errorCode"] for c in answer["data"]["channels"]} == {"MISSING_CREDENTIALS"}
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/metrics"])
+def test_health_and_metrics_answer_without_a_wallet(client, path):
+    assert client.get(path).status_code == 200
+
+
+def test_graphiql_is_served_to_browsers_and_does_not_store_the_wallet(client):
+    page = client.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    assert "graphiql" in page.text.lower()
+    assert "shouldPersistHeaders: false" in page.text
+    assert "X-Wallet" in page.text

@@ -241,10 +241,10 @@ class SourceChannelContract(ChannelContract):
         """One query's records in key order, after `after`, at most `limit` (no limit: all)."""
         if not isinstance(query, dict):
             raise bad_input("each query must be a JSON object with kind and attributes")
-        unknown = sorted(set(query) - {"kind", "attributes", "where", "limit", "after", "includeSuperseded"})
+        unknown = sorted(set(query) - {"kind", "attributes", "where", "startsWith", "limit", "after", "includeSuperseded"})
         if unknown:
             raise bad_input(f"query has unknown field(s) {', '.join(unknown)}; "
-                            "allowed: kind, attributes, where, limit, after, includeSuperseded")
+                            "allowed: kind, attributes, where, startsWith, limit, after, includeSuperseded")
         limit = query.get("limit")
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_QUERY_LIMIT):
             raise bad_input(f"limit must be an integer from 1 to {MAX_QUERY_LIMIT}")
@@ -288,16 +288,24 @@ class SourceChannelContract(ChannelContract):
                 raise access_denied(f"{who.msp_id} may not read {kind} records of {attributes[0]}")
             attributes = [who.msp_id, *attributes[1:]]
         where = query.get("where") or {}
-        if not isinstance(where, dict):
-            raise bad_input("where must be a JSON object of payload field → value")
-        unknown = sorted(set(where) - set(schema.field_names()))
-        if unknown:
-            raise bad_input(f"where: unknown field(s) {', '.join(unknown)} for {kind}; allowed: {', '.join(schema.field_names())}")
+        starts = query.get("startsWith") or {}
+        for label, condition in (("where", where), ("startsWith", starts)):
+            if not isinstance(condition, dict):
+                raise bad_input(f"{label} must be a JSON object of payload field → value")
+            unknown = sorted(set(condition) - set(schema.field_names()))
+            if unknown:
+                raise bad_input(f"{label}: unknown field(s) {', '.join(unknown)} for {kind}; "
+                                f"allowed: {', '.join(schema.field_names())}")
+        if not all(isinstance(v, str) for v in starts.values()):
+            raise bad_input("startsWith values must be strings")
         records = []
         for _, record in await self._scan(ctx, kind, attributes):
+            payload = record["payload"]
             if not include_superseded and record["key"] in superseded:
                 continue
-            if any(record["payload"].get(name) != value for name, value in where.items()):
+            if any(payload.get(name) != value for name, value in where.items()):
+                continue
+            if any(not str(payload.get(name, "")).startswith(prefix) for name, prefix in starts.items()):
                 continue
             records.append(_with_supersession(record, superseded))
         return records

@@ -25,12 +25,13 @@ AUDITED = "AUDITED"
 FREIGHT_MODES = ("road", "rail", "sea", "air", "inland_waterway")
 CABIN_CLASSES = ("average", "economy", "premium_economy", "business", "first")
 # DESNZ names of the default vehicle for each freight mode (docs/methodology.md, "Freight").
-DEFAULT_VEHICLE = {"road": "All HGVs", "rail": "Freight train", "sea": "Container ship", "inland_waterway": "Container ship"}
-# Where DESNZ has no inland-waterway factor, barges are costed with the sea factors (documented).
-FACTOR_MODE = {"inland_waterway": "sea"}
+DEFAULT_VEHICLE = {"road": "All HGVs", "rail": "Freight train", "sea": "Container ship"}
 DEFAULT_PRODUCTION = "Primary material production"
-UK = "GB"
+# DESNZ counts the Crown Dependencies with the UK for haul bands (methodology §3.2).
+UK_TERRITORIES = frozenset({"GB", "GG", "JE", "IM"})
 SHORT_HAUL_LIMIT_KM = 3700.0  # DESNZ: short-haul to/from the UK is up to 3,700 km
+# Where DESNZ publishes no row for a class on a haul (methodology §3.3).
+CABIN_FALLBACK = {("domestic", c): "average" for c in CABIN_CLASSES} | {("short_haul", "first"): "business"}
 
 
 class EngineError(ValueError):
@@ -199,10 +200,13 @@ def totals(lines: Iterable[Line]) -> Footprint:
 Need = tuple[str, str]
 
 
-def _query(kind: str, attributes: Iterable[str] = (), where: dict[str, Any] | None = None) -> Need:
+def _query(kind: str, attributes: Iterable[str] = (), where: dict[str, Any] | None = None,
+           starts_with: dict[str, str] | None = None) -> Need:
     body: dict[str, Any] = {"kind": kind, "attributes": list(attributes)}
     if where:
         body["where"] = where
+    if starts_with:
+        body["startsWith"] = starts_with
     return ("query", json.dumps(body, sort_keys=True, separators=(",", ":")))
 
 
@@ -226,13 +230,15 @@ def needs(request: FootprintRequest) -> dict[str, list[Need]]:
         elif e.country:
             add("utility", _query("grid_rate", ["eu_country", e.country.strip().upper()]))
     for f in request.freight:
-        add("shipping", _query("freight_factor", [FACTOR_MODE.get(f.mode, f.mode)]))
+        if f.mode in FREIGHT_MODES and f.mode != "inland_waterway":
+            add("shipping", _query("freight_factor", [f.mode]))
     for fl in request.flights:
         add("airline", _query("flight_factor"))
         break
     for p in request.purchases:
         if p.naics:
             add("commodity", ("key", f"spend_factor/{p.naics.strip()}"))
+            add("commodity", _naics_neighbours(p.naics))
         elif p.commodity:
             add("commodity", _query("material_factor"))
     for u in request.upstream:
@@ -362,50 +368,59 @@ def _electricity(i: int, e: ElectricityActivity, answer: Answer, used: set[str])
     year = e.year if e.year is not None else max(by_year)
     if year not in by_year:
         raise EngineError(f"{path}.year", f"{year} is not on the utility channel for {region}; years: {', '.join(str(y) for y in sorted(by_year))}")
-    return [electricity_line(kwh, by_year[year], e.include_losses)]
+    return electricity_line(kwh, by_year[year], e.include_losses)
 
 
-def electricity_line(kwh: float, rate: dict[str, Any], include_losses: bool = False) -> Line:
-    """Scope 2, location-based: kWh × grid rate (eGRID lb/MWh with AR5 GWPs, or EEA g CO2/kWh)."""
+def electricity_line(kwh: float, rate: dict[str, Any], include_losses: bool = False) -> list[Line]:
+    """Scope 2, location-based: kWh × grid rate (eGRID lb/MWh with AR5 GWPs, or EEA g CO2/kWh).
+
+    With `include_losses`, a second line of Scope 3 category 3 for the electricity lost in the grid:
+    kWh × loss ÷ (1 − loss) at the same rate (EPA Hub 2025, notes to Table 6).
+    """
     p = rate["payload"]
     source = provenance("utility", rate)
-    consumed = kwh
-    loss_note = ""
-    if include_losses:
-        loss = p.get("grid_gross_loss")
-        if loss is None:
-            raise EngineError("electricity.includeLosses", f"{p['region']} has no grid gross loss on the channel")
-        consumed = kwh / (1 - loss)
-        loss_note = f", incl. {loss:.1%} T&D losses ({_n(consumed)} kWh generated)"
     if p["unit"] == "lb/MWh":
         gwp = p.get("gwp") or {}
         if "ch4" not in gwp or "n2o" not in gwp:
             raise EngineError("electricity", f"the {p['region']} rate carries no GWPs to combine its gases")
-        co2 = consumed * units.lb_per_mwh_to_kg_per_kwh(p["co2_lb_per_mwh"])
-        ch4 = consumed * units.lb_per_mwh_to_kg_per_kwh(p["ch4_lb_per_mwh"])
-        n2o = consumed * units.lb_per_mwh_to_kg_per_kwh(p["n2o_lb_per_mwh"])
-        kg = co2 + ch4 * gwp["ch4"] + n2o * gwp["n2o"]
+        per_kwh = {
+            "CO2": units.lb_per_mwh_to_kg_per_kwh(p["co2_lb_per_mwh"]),
+            "CH4": units.lb_per_mwh_to_kg_per_kwh(p["ch4_lb_per_mwh"]) * gwp["ch4"],
+            "N2O": units.lb_per_mwh_to_kg_per_kwh(p["n2o_lb_per_mwh"]) * gwp["n2o"],
+        }
         rate_lb = p["co2_lb_per_mwh"] + p["ch4_lb_per_mwh"] * gwp["ch4"] + p["n2o_lb_per_mwh"] * gwp["n2o"]
         factor = Factor(rate_lb, f"lb CO2e/MWh ({gwp.get('basis', 'GWP')}: CH4 {gwp['ch4']}, N2O {gwp['n2o']})", source)
-        gases = (Gas("CO2", co2), Gas("CH4", ch4), Gas("N2O", n2o))
         label = f"eGRID {p['region']} {p['year']}"
     else:
-        kg = consumed * units.g_per_kwh_to_kg_per_kwh(p["co2_g_per_kwh"])
+        per_kwh = {"CO2": units.g_per_kwh_to_kg_per_kwh(p["co2_g_per_kwh"])}
         factor = Factor(p["co2_g_per_kwh"], "g CO2/kWh (CO2 only, gross generation)", source)
-        gases = (Gas("CO2", kg),)
         label = f"EEA {p['region_name']} {p['year']}"
-    return Line(
-        kg_co2e=kg, channel="utility", activity=f"{_n(kwh)} kWh, {label}{loss_note}", basis=CALCULATED,
-        scope=2, category=None, source=source, factor=factor, quantity=kwh, quantity_unit="kWh", gases=gases,
-    )
+
+    def line(quantity: float, activity: str, scope: int, category: int | None) -> Line:
+        gases = tuple(Gas(gas, quantity * value) for gas, value in per_kwh.items())
+        return Line(
+            kg_co2e=math.fsum(g.kg for g in gases), channel="utility", activity=activity, basis=CALCULATED,
+            scope=scope, category=category, source=source, factor=factor, quantity=quantity, quantity_unit="kWh",
+            gases=gases,
+        )
+
+    lines = [line(kwh, f"{_n(kwh)} kWh, {label}", 2, None)]
+    if include_losses:
+        loss = p.get("grid_gross_loss")
+        if loss is None:
+            raise EngineError("electricity.includeLosses", f"{p['region']} has no grid gross loss on the channel")
+        lost = kwh * loss / (1 - loss)
+        lines.append(line(lost, f"{_n(round(lost, 6))} kWh lost in T&D ({loss:.1%} grid gross loss) for "
+                                f"{_n(kwh)} kWh, {label}", 3, 3))
+    return lines
 
 
 # -------------------------------------------------------------------- freight
 
 
-def _haul(origin: dict[str, Any], destination: dict[str, Any], km: float) -> str:
+def haul_band(origin: dict[str, Any], destination: dict[str, Any], km: float) -> str:
     """DESNZ haul bands: domestic (UK–UK), short/long-haul to or from the UK (≤/> 3,700 km), international."""
-    in_uk = (origin["country"] == UK, destination["country"] == UK)
+    in_uk = (origin["country"] in UK_TERRITORIES, destination["country"] in UK_TERRITORIES)
     if all(in_uk):
         return "domestic"
     if any(in_uk):
@@ -434,14 +449,17 @@ def _freight(i: int, f: FreightActivity, answer: Answer) -> Line:
     tonnes = _positive(f.tonnes, f"{path}.tonnes") if f.tonnes is not None else units.short_tons_to_tonnes(
         _positive(f.short_tons, f"{path}.shortTons"))
     km, method, places = _freight_distance(path, f)
-    records = answer("shipping", _query("freight_factor", [FACTOR_MODE.get(f.mode, f.mode)]))
+    if f.mode == "inland_waterway":
+        raise EngineError(f"{path}.mode", "DESNZ 2023 publishes no inland-waterway freight factor; "
+                                          "none is on the shipping channel (methodology §2)")
+    records = answer("shipping", _query("freight_factor", [f.mode]))
     vehicle = f.vehicle
     if vehicle is None:
         if f.mode == "air":
             if places is None:
                 raise EngineError(f"{path}.vehicle", "air freight given by km needs a vehicle (the DESNZ haul band, "
                                                       f"one of: {', '.join(_AIR_FREIGHT_VEHICLE.values())}), or origin and destination airports")
-            vehicle = _AIR_FREIGHT_VEHICLE[_haul(places[0], places[1], km)]
+            vehicle = _AIR_FREIGHT_VEHICLE[haul_band(places[0], places[1], km)]
         else:
             vehicle = DEFAULT_VEHICLE[f.mode]
     record = _pick_freight_factor(path, f, vehicle, records)
@@ -502,19 +520,29 @@ def _pick_freight_factor(path: str, f: FreightActivity, vehicle: str, records: l
         raise EngineError(f"{path}.vehicle", f"{vehicle!r} is not a DESNZ {f.mode} vehicle; close matches: {', '.join(close)}")
     if f.mode == "air":
         matching = [r for r in matching if r["payload"].get("radiative_forcing") == f.radiative_forcing]
+    chosen = matching
     if f.vehicle_class:
-        wanted = _norm(f.vehicle_class)
-        chosen = [r for r in matching if wanted in (_norm(r["payload"].get("load")), _norm(r["payload"].get("variant")), _norm(r["payload"].get("category")))]
-    else:
-        # The average row of the ordinary (not refrigerated) category, when there are several.
-        plain = [r for r in matching if "refrigerated" not in _norm(r["payload"]["category"])] or matching
-        chosen = plain if len(plain) == 1 else [
-            r for r in plain if _norm(r["payload"].get("load")).startswith("average") or _norm(r["payload"].get("variant")).startswith("average")
-        ]
+        # Comma-separated parts, each naming the row's load, variant or category ("refrigerated, 50% Laden").
+        # A whole class may hold commas itself ("10,000–59,999 dwt"), so it is tried first.
+        whole = [r for r in matching if _class_part_matches(_norm(f.vehicle_class), r["payload"])]
+        parts = [_norm(part) for part in f.vehicle_class.split(",") if part.strip()]
+        chosen = whole or [r for r in matching if all(_class_part_matches(part, r["payload"]) for part in parts)]
+    if len(chosen) > 1:  # the ordinary (not refrigerated) category unless asked for
+        chosen = [r for r in chosen if "refrigerated" not in _norm(r["payload"]["category"])] or chosen
+    if len(chosen) > 1 and not f.vehicle_class:  # then the average row
+        chosen = [r for r in chosen if _norm(r["payload"].get("load")).startswith("average")
+                  or _norm(r["payload"].get("variant")).startswith("average")]
     if len(chosen) != 1:
         classes = sorted({", ".join(x for x in (r["payload"].get("load"), r["payload"].get("variant")) if x) for r in matching})
-        raise EngineError(f"{path}.vehicleClass", f"choose one class of {vehicle!r}: {'; '.join(c for c in classes if c)}")
+        raise EngineError(f"{path}.vehicleClass", f"choose one class of {vehicle!r}: {'; '.join(c for c in classes if c)}"
+                                                  " (add 'refrigerated, …' for refrigerated HGVs)")
     return chosen[0]
+
+
+def _class_part_matches(part: str, payload: dict[str, Any]) -> bool:
+    if part == "refrigerated":
+        return "refrigerated" in _norm(payload["category"])
+    return part in (_norm(payload.get("load")), _norm(payload.get("variant")), _norm(payload.get("category")))
 
 
 # -------------------------------------------------------------------- flights
@@ -537,10 +565,14 @@ def _flight(i: int, fl: FlightActivity, answer: Answer) -> Line:
     if a["iata"] == b["iata"]:
         raise EngineError(path, "origin and destination are the same airport")
     km = geo.great_circle_km(a["lat"], a["lon"], b["lat"], b["lon"])
-    haul = _haul(a, b, km)
+    haul = haul_band(a, b, km)
     candidates = [r for r in answer("airline", _query("flight_factor")) if r["payload"]["haul"] == haul
                   and r["payload"]["radiative_forcing"] == fl.radiative_forcing]
-    record = next((r for r in candidates if r["payload"]["cabin_class"] == fl.cabin_class), None)
+    applied = fl.cabin_class
+    record = next((r for r in candidates if r["payload"]["cabin_class"] == applied), None)
+    if record is None and (haul, fl.cabin_class) in CABIN_FALLBACK:
+        applied = CABIN_FALLBACK[(haul, fl.cabin_class)]
+        record = next((r for r in candidates if r["payload"]["cabin_class"] == applied), None)
     if record is None:
         offered = sorted({r["payload"]["cabin_class"] for r in candidates})
         raise EngineError(f"{path}.cabinClass", f"DESNZ has no {fl.cabin_class} factor for {haul.replace('_', '-')} flights; "
@@ -554,13 +586,14 @@ def _flight(i: int, fl: FlightActivity, answer: Answer) -> Line:
     return Line(
         kg_co2e=kg, channel="airline",
         activity=f"{fl.passengers} passenger{'s' if fl.passengers != 1 else ''} {a['iata']}→{b['iata']} "
-                 f"{_n(round(km, 2))} km (great circle), {haul.replace('_', '-')} {fl.cabin_class.replace('_', ' ')}, {rf}",
+                 f"{_n(round(km, 2))} km (great circle), {haul.replace('_', '-')} {fl.cabin_class.replace('_', ' ')}"
+                 f"{' (DESNZ ' + applied + ' factor)' if applied != fl.cabin_class else ''}, {rf}",
         basis=CALCULATED, scope=3, category=6, source=source,
         factor=Factor(p["kg_co2e"], f"kg CO2e/passenger.km ({rf})", source),
         quantity=float(fl.passengers), quantity_unit="passengers", distance_km=km, distance_method="great circle between airports",
         ttw_kg_co2e=kg, wtt_kg_co2e=wtt,
         gases=tuple(Gas(g.upper(), pkm * v) for g, v in (p.get("gases") or {}).items()),
-    )
+    )  # DESNZ gas rows are kg CO2e of each gas, so the parts add up to the factor
 
 
 # ------------------------------------------------------------------ purchases
@@ -574,7 +607,9 @@ def _purchase(i: int, pu: PurchaseActivity, answer: Answer) -> Line:
         usd = _positive(pu.amount_usd, f"{path}.amountUsd")
         found = answer("commodity", ("key", f"spend_factor/{pu.naics.strip()}"))
         if found is None:
-            raise EngineError(f"{path}.naics", f"{pu.naics!r} is not a NAICS-6 code on the commodity channel")
+            near = [f"{r['payload']['naics']} {r['payload']['title']}" for r in answer("commodity", _naics_neighbours(pu.naics))]
+            raise EngineError(f"{path}.naics", f"{pu.naics!r} is not a NAICS-6 code on the commodity channel; "
+                                               f"close matches: {'; '.join(near[:8]) or 'none in its subsector'}")
         p = found["payload"]
         source = provenance("commodity", found)
         return Line(
@@ -609,6 +644,11 @@ def _purchase(i: int, pu: PurchaseActivity, answer: Answer) -> Line:
             factor=Factor(p["kg_co2e_per_tonne"], "kg CO2e/tonne", source), quantity=tonnes, quantity_unit="t",
         )
     raise EngineError(path, "needs commodity (with tonnes) or naics (with amountUsd)")
+
+
+def _naics_neighbours(naics: str) -> Need:
+    """The codes of the same NAICS subsector (first three digits): the close matches for a miss."""
+    return _query("spend_factor", starts_with={"naics": naics.strip()[:3]})
 
 
 # ------------------------------------------------------------------- upstream

@@ -34,7 +34,12 @@ def _airports() -> dict[str, dict[str, Any]]:
 def _ports() -> dict[str, tuple[float, float]]:
     from searoute.data.ports_dict import node_list
 
-    return {props["port"]: (props["x"], props["y"]) for props in node_list.values() if props.get("port")}
+    # A few codes stand twice in searoute's list; the terminal entry (t = 1) wins.
+    ports: dict[str, tuple[float, float]] = {}
+    for props in sorted(node_list.values(), key=lambda p: bool(p.get("t"))):
+        if props.get("port"):
+            ports[props["port"]] = (props["x"], props["y"])
+    return ports
 
 
 def airport(code: str) -> dict[str, Any]:

@@ -122,10 +122,10 @@ class Factor:
         return self.provenance.dataset
 
 
-@strawberry.type
+@strawberry.type(description="One gas's share of a line, in kg CO2e (the parts add up to the line).")
 class GasAmount:
     gas: str
-    kg: float
+    kg_co2e: float = strawberry.field(name="kgCO2e")
 
 
 @strawberry.type
@@ -155,7 +155,7 @@ class FootprintLine:
             category=line.category, factor=factor, source=Provenance.from_engine(line.source), quantity=line.quantity,
             quantity_unit=line.quantity_unit, distance_km=line.distance_km, distance_method=line.distance_method,
             ttw_kg_co2e=line.ttw_kg_co2e, wtt_kg_co2e=line.wtt_kg_co2e,
-            gases=[GasAmount(gas=g.gas, kg=g.kg) for g in line.gases],
+            gases=[GasAmount(gas=g.gas, kg_co2e=g.kg) for g in line.gases],
         )
 
 

@@ -13,6 +13,7 @@ import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from . import geo, units
@@ -114,7 +115,9 @@ class FootprintRequest:
 # ---------------------------------------------------------------------- lines
 
 
-@dataclass(frozen=True)
+# Line types are plain slotted dataclasses, not frozen ones: frozen ones are slow to build,
+# and a footprint may have 10,000 lines.
+@dataclass(slots=True)
 class Provenance:
     """The channel record a number rests on."""
 
@@ -127,20 +130,20 @@ class Provenance:
     source_sha256: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Factor:
     value: float
     unit: str
     provenance: Provenance
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Gas:
     gas: str
     kg: float
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Line:
     kg_co2e: float
     channel: str
@@ -202,11 +205,18 @@ Need = tuple[str, str]
 
 def _query(kind: str, attributes: Iterable[str] = (), where: dict[str, Any] | None = None,
            starts_with: dict[str, str] | None = None) -> Need:
+    return _query_need(kind, tuple(attributes), tuple(sorted((where or {}).items())),
+                       tuple(sorted((starts_with or {}).items())))
+
+
+@lru_cache(maxsize=4096)
+def _query_need(kind: str, attributes: tuple[str, ...], where: tuple[tuple[str, Any], ...],
+                starts_with: tuple[tuple[str, str], ...]) -> Need:
     body: dict[str, Any] = {"kind": kind, "attributes": list(attributes)}
     if where:
-        body["where"] = where
+        body["where"] = dict(where)
     if starts_with:
-        body["startsWith"] = starts_with
+        body["startsWith"] = dict(starts_with)
     return ("query", json.dumps(body, sort_keys=True, separators=(",", ":")))
 
 
@@ -255,17 +265,33 @@ def needs(request: FootprintRequest) -> dict[str, list[Need]]:
 Answer = Callable[[str, Need], Any]
 
 
+class _Memo:
+    """Choices already made within one `compute()` call, so 10,000 alike activities cost one lookup.
+
+    It lives for one call only: nothing here outlives the request it serves.
+    """
+
+    def __init__(self) -> None:
+        self._done: dict[tuple[Any, ...], Any] = {}
+
+    def get(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+        if key not in self._done:
+            self._done[key] = make()
+        return self._done[key]
+
+
 def compute(request: FootprintRequest, answer: Answer) -> Footprint:
+    memo = _Memo()
     lines: list[Line] = []
     used: set[str] = set()  # audited record keys already on a line
     for i, activity in enumerate(request.electricity):
         lines.extend(_electricity(i, activity, answer, used))
     for i, activity in enumerate(request.freight):
-        lines.append(_freight(i, activity, answer))
+        lines.append(_freight(i, activity, answer, memo))
     for i, activity in enumerate(request.flights):
-        lines.append(_flight(i, activity, answer))
+        lines.append(_flight(i, activity, answer, memo))
     for i, activity in enumerate(request.purchases):
-        lines.append(_purchase(i, activity, answer))
+        lines.append(_purchase(i, activity, answer, memo))
     for i, activity in enumerate(request.upstream):
         lines.append(_upstream(i, activity, answer))
     if request.from_channels:
@@ -436,11 +462,12 @@ _AIR_FREIGHT_VEHICLE = {
 }
 
 
+@lru_cache(maxsize=8192)
 def _norm(text: str | None) -> str:
     return " ".join((text or "").split()).casefold()
 
 
-def _freight(i: int, f: FreightActivity, answer: Answer) -> Line:
+def _freight(i: int, f: FreightActivity, answer: Answer, memo: _Memo) -> Line:
     path = f"freight[{i}]"
     if f.mode not in FREIGHT_MODES:
         raise EngineError(f"{path}.mode", f"{f.mode!r} is not one of {', '.join(FREIGHT_MODES)}")
@@ -462,7 +489,8 @@ def _freight(i: int, f: FreightActivity, answer: Answer) -> Line:
             vehicle = _AIR_FREIGHT_VEHICLE[haul_band(places[0], places[1], km)]
         else:
             vehicle = DEFAULT_VEHICLE[f.mode]
-    record = _pick_freight_factor(path, f, vehicle, records)
+    record = memo.get(("freight", f.mode, _norm(vehicle), f.vehicle_class, f.radiative_forcing),
+                      lambda: _pick_freight_factor(path, f, vehicle, records))
     p = record["payload"]
     tkm = tonnes * km
     ttw = tkm * p["ttw_kg_co2e"]
@@ -513,9 +541,9 @@ def _freight_distance(path: str, f: FreightActivity) -> tuple[float, str, tuple[
 
 
 def _pick_freight_factor(path: str, f: FreightActivity, vehicle: str, records: list[dict[str, Any]]) -> dict[str, Any]:
-    names = sorted({r["payload"]["vehicle"].strip() for r in records})
     matching = [r for r in records if _norm(r["payload"]["vehicle"]) == _norm(vehicle)]
     if not matching:
+        names = sorted({r["payload"]["vehicle"].strip() for r in records})
         close = geo.close_matches(vehicle, names) or names[:8]
         raise EngineError(f"{path}.vehicle", f"{vehicle!r} is not a DESNZ {f.mode} vehicle; close matches: {', '.join(close)}")
     if f.mode == "air":
@@ -548,7 +576,7 @@ def _class_part_matches(part: str, payload: dict[str, Any]) -> bool:
 # -------------------------------------------------------------------- flights
 
 
-def _flight(i: int, fl: FlightActivity, answer: Answer) -> Line:
+def _flight(i: int, fl: FlightActivity, answer: Answer, memo: _Memo) -> Line:
     path = f"flights[{i}]"
     if fl.cabin_class not in CABIN_CLASSES:
         raise EngineError(f"{path}.cabinClass", f"{fl.cabin_class!r} is not one of {', '.join(CABIN_CLASSES)}")
@@ -566,15 +594,16 @@ def _flight(i: int, fl: FlightActivity, answer: Answer) -> Line:
         raise EngineError(path, "origin and destination are the same airport")
     km = geo.great_circle_km(a["lat"], a["lon"], b["lat"], b["lon"])
     haul = haul_band(a, b, km)
-    candidates = [r for r in answer("airline", _query("flight_factor")) if r["payload"]["haul"] == haul
-                  and r["payload"]["radiative_forcing"] == fl.radiative_forcing]
+    by_class = memo.get(("flights", haul, fl.radiative_forcing), lambda: {
+        r["payload"]["cabin_class"]: r for r in answer("airline", _query("flight_factor"))
+        if r["payload"]["haul"] == haul and r["payload"]["radiative_forcing"] == fl.radiative_forcing})
     applied = fl.cabin_class
-    record = next((r for r in candidates if r["payload"]["cabin_class"] == applied), None)
+    record = by_class.get(applied)
     if record is None and (haul, fl.cabin_class) in CABIN_FALLBACK:
         applied = CABIN_FALLBACK[(haul, fl.cabin_class)]
-        record = next((r for r in candidates if r["payload"]["cabin_class"] == applied), None)
+        record = by_class.get(applied)
     if record is None:
-        offered = sorted({r["payload"]["cabin_class"] for r in candidates})
+        offered = sorted(by_class)
         raise EngineError(f"{path}.cabinClass", f"DESNZ has no {fl.cabin_class} factor for {haul.replace('_', '-')} flights; "
                                                 f"classes: {', '.join(offered) or 'none on the channel'}")
     p = record["payload"]
@@ -599,7 +628,7 @@ def _flight(i: int, fl: FlightActivity, answer: Answer) -> Line:
 # ------------------------------------------------------------------ purchases
 
 
-def _purchase(i: int, pu: PurchaseActivity, answer: Answer) -> Line:
+def _purchase(i: int, pu: PurchaseActivity, answer: Answer, memo: _Memo) -> Line:
     path = f"purchases[{i}]"
     if pu.naics:
         if pu.amount_usd is None or pu.tonnes is not None:
@@ -625,7 +654,8 @@ def _purchase(i: int, pu: PurchaseActivity, answer: Answer) -> Line:
         tonnes = _positive(pu.tonnes, f"{path}.tonnes")
         materials = answer("commodity", _query("material_factor"))
         wanted, production = _norm(pu.commodity), _norm(pu.production or DEFAULT_PRODUCTION)
-        same = [r for r in materials if _norm(r["payload"]["material"]) == wanted or r["attributes"][0] == wanted.replace(" ", "_")]
+        same = memo.get(("material", wanted), lambda: [
+            r for r in materials if _norm(r["payload"]["material"]) == wanted or r["attributes"][0] == wanted.replace(" ", "_")])
         if not same:
             names = sorted({r["payload"]["material"] for r in materials})
             close = geo.close_matches(pu.commodity, names) or [n for n in names if wanted.split(":")[0] in _norm(n)][:8]

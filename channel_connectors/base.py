@@ -61,3 +61,39 @@ class Connector(Protocol):
 
     async def aclose(self) -> None:
         ...
+
+
+@dataclass(frozen=True)
+class Contract:
+    """One channel's contract, as the Fabric Gateway API names it; the caller's credential goes with each call."""
+
+    connector: Connector
+    channel: str
+
+    async def evaluate(self, credential: Credential, function: str, *args: str) -> bytes:
+        return await self.connector.evaluate(self.channel, credential, function, args)
+
+    async def submit(self, credential: Credential, function: str, *args: str) -> Submitted:
+        return await self.connector.submit(self.channel, credential, function, args)
+
+
+@dataclass(frozen=True)
+class Network:
+    """A channel reached through a connector: `network(connector, "utility").contract().evaluate(...)`."""
+
+    connector: Connector
+    channel: str
+
+    def contract(self) -> Contract:
+        # Each channel runs one contract, named after the channel.
+        return Contract(self.connector, self.channel)
+
+    async def chain_info(self, credential: Credential) -> ChainInfo:
+        return await self.connector.chain_info(self.channel, credential)
+
+
+def network(connector: Connector, channel: str) -> Network:
+    if channel not in connector.channels():
+        raise ValueError(f"unknown channel {channel!r}; channels: {', '.join(connector.channels())}")
+    return Network(connector, channel)
+

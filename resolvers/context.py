@@ -12,7 +12,7 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from ..channel_connectors.base import Connector
+from ..channel_connectors.base import Connector, network
 from ..channel_connectors.errors import ChannelError
 from ..gateway.wallet import Wallet
 from . import engine
@@ -104,7 +104,7 @@ class RequestContext:
         footprint = await self.compute_footprint(request)
         document = engine.footprint_document(request, footprint)
         credential = self.loaders.credential("footprint")
-        submitted = await self.connector.submit("footprint", credential, "publish", [json.dumps(document)])
+        submitted = await network(self.connector, "footprint").contract().submit(credential, "publish", json.dumps(document))
         return footprint, json.loads(submitted.result), submitted
 
     async def published_footprint(self, footprint_id: str) -> dict[str, Any] | None:
@@ -112,7 +112,7 @@ class RequestContext:
 
     async def channel_info(self, channel: str) -> tuple[bool, int | None, str | None]:
         try:
-            info = await self.connector.chain_info(channel, self.loaders.credential(channel))
+            info = await network(self.connector, channel).chain_info(self.loaders.credential(channel))
         except MissingCredentials:
             return False, None, "MISSING_CREDENTIALS"
         except ChannelError as error:

@@ -17,7 +17,7 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from ..channel_connectors.base import Connector
+from ..channel_connectors.base import Connector, network
 from ..channel_connectors.errors import ChannelError
 from ..gateway.wallet import Wallet
 from .engine import Need
@@ -66,13 +66,14 @@ class ChannelLoaders:
         """One `read` for the whole batch; each need gets its answer or its own error."""
         try:
             credential = self.credential(channel)
+            contract = network(self._connector, channel).contract()
             if channel == "footprint":
                 ids = [value for kind, value in needs]
-                raw = await self._connector.evaluate(channel, credential, "read", [json.dumps({"ids": ids})])
+                raw = await contract.evaluate(credential, "read", json.dumps({"ids": ids}))
                 return [_footprint_answer(channel, item) for item in json.loads(raw)["results"]]
             keys = [value for kind, value in needs if kind == "key"]
             queries = [json.loads(value) for kind, value in needs if kind == "query"]
-            raw = await self._connector.evaluate(channel, credential, "read", [json.dumps({"keys": keys, "queries": queries})])
+            raw = await contract.evaluate(credential, "read", json.dumps({"keys": keys, "queries": queries}))
         except ChannelError as failed:  # the whole channel failed: every need gets the error
             return [failed] * len(needs)
         body = json.loads(raw)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from fabric_protos.common import common_pb2, ledger_pb2
+from fabric_protos.peer import transaction_pb2
 
 from ..chaincode import CHANNELS, SOURCE_CHANNELS
 from .base import ChainInfo, Credential, Submitted
@@ -45,6 +47,7 @@ class EmbeddedNetwork:
         self.identities = IdentityStore(self.data_dir)
         self.ledger_dir = self.data_dir / "ledger"
         self._ledgers: dict[str, ChannelLedger] = {}
+        self._opening = threading.Lock()  # one ChannelLedger (and one write lock) per channel
 
     def ledger_path(self, channel: str) -> Path:
         return self.ledger_dir / f"{channel}.sqlite"
@@ -66,6 +69,13 @@ class EmbeddedNetwork:
         return created
 
     def ledger(self, channel: str) -> ChannelLedger:
+        ledger = self._ledgers.get(channel)
+        if ledger is not None:
+            return ledger
+        with self._opening:
+            return self._open(channel)
+
+    def _open(self, channel: str) -> ChannelLedger:
         ledger = self._ledgers.get(channel)
         if ledger is None:
             if channel not in CHANNELS:
@@ -96,8 +106,6 @@ class EmbeddedNetwork:
         envelope = sign_envelope(common_pb2.Payload.FromString(endorsed.payload), credential.signer)
         committed = ledger.submit(envelope.SerializeToString())
         if not committed.valid:
-            from fabric_protos.peer import transaction_pb2
-
             reason = transaction_pb2.TxValidationCode.Name(committed.validation_code)
             raise ChannelError("CONFLICT", channel, f"transaction {committed.tx_id} was invalidated: {reason}; retry it")
         return Submitted(endorsed.result, committed.tx_id, committed.block_number)

@@ -50,6 +50,8 @@ from .proposals import (
     build_transaction_payload,
     parse_signed_proposal,
     parse_transaction,
+    sign_envelope,
+    timestamp_now,
 )
 
 VALID = transaction_pb2.TxValidationCode.VALID
@@ -553,11 +555,9 @@ def _apply_writes(connection: sqlite3.Connection, rwset: bytes, version: Version
 
 
 def _config_block(config: ChannelConfig, node: SigningIdentity) -> common_pb2.Block:
-    from .proposals import _timestamp, sign_envelope
-
     header = common_pb2.Header(
         channel_header=common_pb2.ChannelHeader(
-            type=common_pb2.HeaderType.CONFIG, channel_id=config.channel, timestamp=_timestamp()
+            type=common_pb2.HeaderType.CONFIG, channel_id=config.channel, timestamp=timestamp_now()
         ).SerializeToString(),
         signature_header=common_pb2.SignatureHeader(creator=node.identity.serialize()).SerializeToString(),
     )

@@ -33,7 +33,7 @@ def compute_tx_id(nonce: bytes, creator: bytes) -> str:
     return hashlib.sha256(nonce + creator).hexdigest()
 
 
-def _timestamp(now: dt.datetime | None = None) -> timestamp_pb2.Timestamp:
+def timestamp_now(now: dt.datetime | None = None) -> timestamp_pb2.Timestamp:
     stamp = timestamp_pb2.Timestamp()
     stamp.FromDatetime(now or dt.datetime.now(dt.timezone.utc))
     return stamp
@@ -54,7 +54,7 @@ def build_proposal(
     channel_header = common_pb2.ChannelHeader(
         type=common_pb2.HeaderType.ENDORSER_TRANSACTION,
         version=0,
-        timestamp=_timestamp(now),
+        timestamp=timestamp_now(now),
         channel_id=channel,
         tx_id=tx_id,
         epoch=0,
@@ -186,7 +186,7 @@ def build_proposal_response(
     endorser_bytes = endorser.serialize()
     return proposal_response_pb2.ProposalResponse(
         version=1,
-        timestamp=_timestamp(),
+        timestamp=timestamp_now(),
         response=response,
         payload=payload,
         endorsement=proposal_response_pb2.Endorsement(

@@ -41,7 +41,9 @@ def make_connector(settings: Settings) -> Connector:
         from ..channel_connectors.embedded import EmbeddedConnector
 
         return EmbeddedConnector(settings.data_dir)
-    raise ValueError(f"connector {settings.connector!r} is not available yet; use embedded")
+    from ..channel_connectors.fabric import FabricConnector
+
+    return FabricConnector.from_data_dir(settings.data_dir)
 
 
 class _GraphQLApp(GraphQL):

@@ -131,8 +131,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if not EmbeddedNetwork(settings.data_dir).is_initialised():
             _progress(f"first start: initialising {settings.data_dir}")
             init_data_dir(settings.data_dir, _progress)
-    else:
-        raise SystemExit("error: the fabric connector is not available yet; use --connector embedded")
+    elif not (settings.data_dir / "fabric" / "connection.json").exists():
+        raise SystemExit(f"error: no Fabric network in {settings.data_dir}; run `datachannels network up` first")
     _progress(f"GraphiQL: http://{settings.host}:{settings.port}/graphql  "
               "(wallet: `datachannels wallet --identity acme`, as the X-Wallet header)")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)

@@ -6,6 +6,7 @@ ever shared between callers.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,8 +80,6 @@ class RequestContext:
 
     # -- footprints
     async def compute_footprint(self, request: engine.FootprintRequest) -> engine.Footprint:
-        import asyncio
-
         try:
             wanted = engine.needs(request)
         except engine.EngineError as error:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import strawberry
 from strawberry.extensions import MaskErrors, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.types import Info
 
 from ..chaincode import CHANNELS, SOURCE_CHANNELS
+from ..resolvers.engine import footprint_from_document
 from .airline import AirlineChannel
 from .commodity import CommodityChannel
 from .common import ChannelInfo
@@ -15,10 +18,11 @@ from .shipping import ShippingChannel
 from .utility import UtilityChannel
 
 
-def _published(record: dict, footprint: Footprint) -> PublishedFootprint:
+def _published(record: dict, footprint: Footprint, block: int | None = None) -> PublishedFootprint:
     return PublishedFootprint(
         id=record["id"], tx_id=record["txId"], owner=record["owner"]["mspId"], owner_name=record["owner"].get("name", ""),
         published_at=record.get("timestamp", ""), inputs_hash=record.get("inputsHash", ""), footprint=footprint,
+        committed_block=block,
     )
 
 
@@ -26,8 +30,6 @@ def _published(record: dict, footprint: Footprint) -> PublishedFootprint:
 class Query:
     @strawberry.field(description="Every channel, and whether it answers you (one ledger query per channel).")
     async def channels(self, info: Info) -> list[ChannelInfo]:
-        import asyncio
-
         context = info.context
         results = await asyncio.gather(*(context.channel_info(c) for c in CHANNELS))
         return [
@@ -58,8 +60,6 @@ class Query:
 
     @strawberry.field(description="A footprint published on the footprint channel, if the channel admits you.")
     async def published_footprint(self, info: Info, id: strawberry.ID) -> PublishedFootprint | None:
-        from ..resolvers.engine import footprint_from_document
-
         record = await info.context.published_footprint(str(id))
         if record is None:
             return None
@@ -73,7 +73,7 @@ class Mutation:
         footprint, answer, submitted = await info.context.publish_footprint(input.to_engine())
         record = {"id": answer["id"], "txId": submitted.tx_id, "owner": answer["owner"],
                   "inputsHash": input.to_engine().inputs_hash()}
-        return _published(record, Footprint.from_engine(footprint))
+        return _published(record, Footprint.from_engine(footprint), submitted.block_number)
 
 
 def _expected(error: Exception) -> bool:

@@ -192,8 +192,11 @@ class PublishedFootprint:
     published_at: str
     inputs_hash: str
     footprint: Footprint
+    committed_block: strawberry.Private[int | None] = None  # known when we just published it
 
     @strawberry.field
     async def block_number(self, info: Info) -> int:
+        if self.committed_block is not None:
+            return self.committed_block
         number = await info.context.block_number("footprint", self.tx_id)
         return -1 if number is None else number

@@ -134,44 +134,18 @@ class EmbeddedNetwork:
             reports.append(report)
         return reports
 
-    # -- first start
-    def load_records(self, records_by_channel: dict[str, list[dict]], progress: Progress = _quiet,
-                     batch_size: int = 500) -> dict[str, int]:
-        """Write records as the auditor, skipping those already on the channel; returns how many were written."""
-        auditor = self.identities.signing_identity("auditor")
-        written: dict[str, int] = {}
-        for channel, records in records_by_channel.items():
-            written[channel] = 0
-            for start in range(0, len(records), batch_size):
-                batch = records[start : start + batch_size]
-                keys = ["/".join((r["kind"], *r["attributes"])) for r in batch]
-                answer = json.loads(self.evaluate(channel, auditor, "read", [json.dumps({"keys": keys})]))
-                present = {r["key"] for r in answer["results"] if "record" in r}
-                missing = [r for r, key in zip(batch, keys) if key not in present]
-                if missing:
-                    self.submit(channel, auditor, "put_records", [json.dumps(missing)])
-                    written[channel] += len(missing)
-                progress(f"{channel}: {min(start + batch_size, len(records))}/{len(records)} records")
-        return written
-
 
 def init_data_dir(data_dir: Path, progress: Progress = _quiet) -> dict[str, int]:
     """`datachannels init`: identities, channels and the real factor data, once."""
-    from ..data.loader import demo_audited_records, load_factor_records
+    from .loading import load_records, source_records
 
     started = time.perf_counter()
-    network = EmbeddedNetwork(data_dir)
-    created = network.ensure_channels()
+    connector = EmbeddedConnector(data_dir)
+    created = connector.network.ensure_channels()
     if created:
         progress(f"created channels: {', '.join(created)}")
-    records: dict[str, list[dict]] = {channel: [] for channel in SOURCE_CHANNELS}
-    for source in (load_factor_records(), demo_audited_records()):
-        for channel, items in source.items():
-            records[channel].extend(
-                {"kind": r.kind, "attributes": list(r.attributes), "payload": r.payload, "source": r.source}
-                for r in items
-            )
-    written = network.load_records(records, progress)
+    auditor = connector.network.identities.signing_identity("auditor")
+    written = asyncio.run(load_records(connector, auditor, source_records(), progress))
     progress(f"done in {time.perf_counter() - started:.1f} s")
     return written
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..channel_connectors.errors import ChannelError
-from .settings import Settings
+from .settings import Settings, default_data_dir
 
 
 def _progress(message: str) -> None:
@@ -40,7 +40,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     started = time.perf_counter()
-    _progress(f"initialising {settings.data_dir}")
+    _progress(f"{'checking' if settings.data_dir.exists() else 'initialising'} {settings.data_dir}")
     written = init_data_dir(settings.data_dir, _progress)
     total = sum(written.values())
     if total:
@@ -67,10 +67,12 @@ def cmd_wallet(args: argparse.Namespace) -> int:
                 print(f"{user.name:<10} {user.msp_id:<12} {user.description}")
         return 0
     try:
-        msp_id, cert, key = store.pem_pair(args.identity)
+        msp_id, cert, key = store.pem_pair(args.identity.strip().lower())  # demo names are lower case
     except KeyError as exc:
         raise SystemExit(f"error: {exc.args[0]}") from None
     from ..channel_connectors.identities import CHANNEL_MEMBERS
+
+    args.identity = args.identity.strip().lower()
 
     if msp_id not in CHANNEL_MEMBERS:
         _progress(f"note: {args.identity} ({msp_id}) is a member of no channel; its wallet holds its identity "
@@ -133,9 +135,48 @@ def cmd_serve(args: argparse.Namespace) -> int:
             init_data_dir(settings.data_dir, _progress)
     elif not (settings.data_dir / "fabric" / "connection.json").exists():
         raise SystemExit(f"error: no Fabric network in {settings.data_dir}; run `datachannels network up` first")
-    _progress(f"GraphiQL: http://{settings.host}:{settings.port}/graphql  "
-              "(wallet: `datachannels wallet --identity acme`, as the X-Wallet header)")
+    _check_port_free(settings.host, settings.port)
+    wallet_hint = "datachannels wallet --identity acme" + (
+        "" if settings.data_dir == default_data_dir() else f" --data-dir {settings.data_dir}")
+    _progress(f"GraphiQL: http://{settings.host}:{settings.port}/graphql  (X-Wallet header: the output of `{wallet_hint}`)")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+    return 0
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Say so plainly, before start-up, when another server already has the port."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise SystemExit(f"error: cannot listen on {host}:{port} ({exc.strerror}); is another "
+                             "`datachannels serve` running? Choose another with --port or DATACHANNELS_PORT") from None
+
+
+def cmd_network(args: argparse.Namespace) -> int:
+    """`network up | down | status`: a local Fabric network (see network/local.py)."""
+    from ..network.layout import Layout
+    from ..network.local import network_down, network_status, network_up
+
+    data_dir = _settings(args).data_dir
+    try:
+        if args.network_command == "up":
+            base_port = args.base_port or Layout.existing(data_dir).base_port
+            network_up(data_dir, base_port=base_port, progress=_progress)
+            print(network_status(data_dir).describe())
+        elif args.network_command == "down":
+            stopped = network_down(data_dir)
+            print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+        else:
+            status = network_status(data_dir)
+            print(status.describe())
+            return 0 if status.all_running else 1
+    except RuntimeError as exc:  # a step failed: the message says which, with the process's log tail
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -177,6 +218,15 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("function")
         sub.add_argument("args", nargs="*")
         sub.set_defaults(run=cmd_chaincode)
+
+    network = commands.add_parser("network", help="a local Hyperledger Fabric network (no Docker)")
+    network_commands = network.add_subparsers(dest="network_command", required=True)
+    up = network_commands.add_parser("up", parents=[common], help="start it (idempotent: completes what is missing)")
+    up.add_argument("--base-port", type=int, default=None,
+                    help="first of the loopback ports it uses (default: the one it was made with, else 7050)")
+    network_commands.add_parser("down", parents=[common], help="stop the processes `network up` started")
+    network_commands.add_parser("status", parents=[common], help="each process: pid, running, port (exit 1 unless all run)")
+    network.set_defaults(run=cmd_network)
     return parser
 
 

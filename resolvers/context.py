@@ -115,5 +115,6 @@ class RequestContext:
         except MissingCredentials:
             return False, None, "MISSING_CREDENTIALS"
         except ChannelError as error:
-            return False, None, error.code
+            # A refusal is an answer: the channel is up, it just does not admit this caller.
+            return error.code == "ACCESS_DENIED", None, error.code
         return True, info.height, None

@@ -8,6 +8,7 @@ docs/methodology.md gives every formula with its source table.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -374,7 +375,9 @@ def _electricity(i: int, e: ElectricityActivity, answer: Answer, used: set[str])
         ]
         if invoices:  # the caller's audited invoices take precedence over a calculation
             used.update(r["key"] for r in invoices)
-            return [audited_line("utility", r) for r in invoices]
+            lines = [audited_line("utility", r) for r in invoices]
+            note = f" (audited; stands in for the {_n(kwh)} kWh given for utility {number})"
+            return [dataclasses.replace(line, activity=line.activity.removesuffix(" (audited)") + note) for line in lines]
         if not (e.grid_region or e.country):
             raise EngineError(path, f"no audited invoice of utility {number} on the utility channel for you; "
                                     "give gridRegion (eGRID subregion) or country (EU, ISO 3166 alpha-2) to calculate")

@@ -34,11 +34,17 @@ def _airports() -> dict[str, dict[str, Any]]:
 def _ports() -> dict[str, tuple[float, float]]:
     from searoute.data.ports_dict import node_list
 
-    # A few codes stand twice in searoute's list; the terminal entry (t = 1) wins.
+    # A few codes stand twice in searoute's list: the terminal entry (t = 1) wins, else the first one.
     ports: dict[str, tuple[float, float]] = {}
-    for props in sorted(node_list.values(), key=lambda p: bool(p.get("t"))):
-        if props.get("port"):
-            ports[props["port"]] = (props["x"], props["y"])
+    terminal: set[str] = set()
+    for props in node_list.values():
+        code = props.get("port")
+        if not code or code in terminal:
+            continue
+        if code not in ports or props.get("t"):
+            ports[code] = (props["x"], props["y"])
+            if props.get("t"):
+                terminal.add(code)
     return ports
 
 

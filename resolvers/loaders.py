@@ -25,7 +25,9 @@ from .engine import Need
 
 class MissingCredentials(ChannelError):
     def __init__(self, channel: str) -> None:
-        super().__init__("MISSING_CREDENTIALS", channel, f"the wallet has no credential for channel {channel}")
+        super().__init__("MISSING_CREDENTIALS", channel,
+                         f"the X-Wallet header holds no credential for channel {channel} "
+                         "(print a wallet with `datachannels wallet --identity NAME`)")
 
 
 def _item_error(channel: str, error: dict[str, Any]) -> ChannelError:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.types import Info
 
 from ..chaincode import CHANNELS, SOURCE_CHANNELS
+from ..channel_connectors.errors import ChannelError
 from ..resolvers.engine import footprint_from_document
 from .airline import AirlineChannel
 from .commodity import CommodityChannel
@@ -28,7 +30,8 @@ def _published(record: dict, footprint: Footprint, block: int | None = None) -> 
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="Every channel, and whether it answers you (one ledger query per channel).")
+    @strawberry.field(description="Every channel: whether it answered (reachable), its height if it admits you, "
+                                  "and errorCode when it did not (one ledger query per channel).")
     async def channels(self, info: Info) -> list[ChannelInfo]:
         context = info.context
         results = await asyncio.gather(*(context.channel_info(c) for c in CHANNELS))
@@ -58,11 +61,12 @@ class Query:
     async def footprint(self, info: Info, input: FootprintInput) -> Footprint:
         return Footprint.from_engine(await info.context.compute_footprint(input.to_engine()))
 
-    @strawberry.field(description="A footprint published on the footprint channel, if the channel admits you.")
+    @strawberry.field(description="A footprint published on the footprint channel, if the channel admits you "
+                                  "(NOT_FOUND when there is none with that id).")
     async def published_footprint(self, info: Info, id: strawberry.ID) -> PublishedFootprint | None:
         record = await info.context.published_footprint(str(id))
         if record is None:
-            return None
+            raise ChannelError("NOT_FOUND", "footprint", f"no published footprint {id!r} on the footprint channel")
         return _published(record, Footprint.from_engine(footprint_from_document(record)))
 
 
@@ -76,12 +80,33 @@ class Mutation:
         return _published(record, Footprint.from_engine(footprint), submitted.block_number)
 
 
-def _expected(error: Exception) -> bool:
+def _expected(error: GraphQLError) -> bool:
     """Errors whose message is written for the caller; anything else is masked."""
-    original = getattr(error, "original_error", None)
-    if original is None:  # GraphQL's own validation errors
+    if not error.path:
+        # Request-level: syntax, validation, variables that do not fit their types. Written by graphql-core
+        # about the caller's own query, never about our internals.
         return True
-    return hasattr(original, "extensions") and "code" in getattr(original, "extensions", {})
+    original = error.original_error
+    return original is None or "code" in (getattr(original, "extensions", None) or {})
+
+
+class _CodedErrors(MaskErrors):
+    """Masks unexpected errors, and gives every error an `extensions.code`."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=lambda error: not _expected(error), error_message="Internal error")
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": "INTERNAL"}
+        return masked
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        processed = super()._process_errors(errors)
+        for error in processed:
+            if not error.extensions or "code" not in error.extensions:
+                error.extensions = {**(error.extensions or {}), "code": "BAD_INPUT"}
+        return processed
 
 
 class _Schema(strawberry.Schema):
@@ -98,6 +123,6 @@ schema = _Schema(
     extensions=[
         lambda: QueryDepthLimiter(max_depth=12),
         lambda: MaxTokensLimiter(max_token_count=20000),
-        lambda: MaskErrors(should_mask_error=lambda error: not _expected(error), error_message="Internal error"),
+        _CodedErrors,
     ],
 )

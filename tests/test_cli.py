@@ -156,3 +156,28 @@ def test_records_on_the_ledger_equal_the_source_cells(loaded_data_dir, channel, 
     assert record["payload"][field] == expected
     assert record["source"]["row"] == cited
     assert record["auditor"]["mspId"] == "AuditorsMSP"
+
+
+def test_serve_says_plainly_when_its_port_is_taken(loaded_data_dir: Path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "datachannels.gateway.cli", "serve", "--port", str(port),
+                                 "--data-dir", str(loaded_data_dir)], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
+
+
+def test_a_bad_log_level_is_a_clear_error(loaded_data_dir: Path):
+    result = subprocess.run([sys.executable, "-m", "datachannels.gateway.cli", "serve", "--data-dir", str(loaded_data_dir)],
+                            capture_output=True, text=True, timeout=60, env={**os.environ, "DATACHANNELS_LOG_LEVEL": "bogus"})
+    assert result.returncode == 2
+    assert "log level must be one of" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_wallet_names_are_not_case_sensitive(loaded_data_dir: Path):
+    assert run("wallet", "--identity", "ACME", data_dir=loaded_data_dir).stdout.strip() == \
+        run("wallet", "--identity", "acme", data_dir=loaded_data_dir).stdout.strip()

@@ -116,3 +116,26 @@ def test_an_unexpected_failure_is_masked_without_a_stack_trace(client, data_dir,
     answer = graphql(client, query, wallet_for(data_dir, "acme"), {"i": {"electricity": [{"kwh": 1, "gridRegion": "CAMX"}]}})
     assert answer["errors"][0]["message"] == "Internal error"
     assert "secret internals" not in json.dumps(answer) and "Traceback" not in json.dumps(answer)
+
+
+def test_input_that_does_not_fit_the_schema_is_bad_input_with_graphqls_own_message(client, data_dir):
+    query = "query($i: FootprintInput!) { footprint(input: $i) { totalKgCO2e } }"
+    wallet = wallet_for(data_dir, "acme")
+    for variables, hint in (({"electricity": [{"kwh": "1000", "gridRegion": "CAMX"}]}, "Float cannot represent"),
+                            ({"freight": [{"mode": "sea", "tonnes": 1, "km": 1}]}, "SEA")):
+        [error] = graphql(client, query, wallet, {"i": variables})["errors"]
+        assert error["extensions"]["code"] == "BAD_INPUT"
+        assert hint in error["message"]
+    [error] = graphql(client, "{ footprnt { totalKgCO2e } }", wallet)["errors"]
+    assert error["extensions"]["code"] == "BAD_INPUT" and "footprnt" in error["message"]
+
+
+def test_a_missing_published_footprint_is_not_found(client, data_dir):
+    answer = graphql(client, '{ publishedFootprint(id: "0000") { id } }', wallet_for(data_dir, "acme"))
+    assert answer["data"] == {"publishedFootprint": None}
+    assert answer["errors"][0]["extensions"] == {"code": "NOT_FOUND", "channel": "footprint"}
+
+
+def test_channels_show_a_refusal_as_reachable_but_not_admitted(client, data_dir):
+    answer = graphql(client, "{ channels { name reachable height errorCode } }", wallet_for(data_dir, "outsider"))
+    assert {(c["reachable"], c["height"], c["errorCode"]) for c in answer["data"]["channels"]} == {(True, None, "ACCESS_DENIED")}

@@ -55,3 +55,22 @@ async def load_records(connector: Connector, auditor: Credential, records_by_cha
                 written[channel] += len(missing)
             progress(f"{channel}: {min(start + batch_size, len(records))}/{len(records)} records")
     return written
+
+
+def load_fabric(data_dir, progress: Progress = _quiet) -> dict[str, int]:  # noqa: ANN001
+    """`datachannels load --connector fabric`: the same records as `init`, signed by the auditor, on Fabric."""
+    import asyncio
+    from pathlib import Path
+
+    from .fabric import FabricConnector
+    from .identities import IdentityStore
+
+    async def run() -> dict[str, int]:
+        connector = FabricConnector.from_data_dir(Path(data_dir), timeout=60.0)
+        try:
+            auditor = IdentityStore(Path(data_dir)).signing_identity("auditor")
+            return await load_records(connector, auditor, source_records(), progress)
+        finally:
+            await connector.aclose()
+
+    return asyncio.run(run())

@@ -6,7 +6,7 @@ import asyncio
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import MaskErrors, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
 from strawberry.types import Info
 
 from ..chaincode import CHANNELS, SOURCE_CHANNELS
@@ -123,6 +123,9 @@ schema = _Schema(
     extensions=[
         lambda: QueryDepthLimiter(max_depth=12),
         lambda: MaxTokensLimiter(max_token_count=20000),
+        # Parsed and validated documents are shared across requests: they hold query text only, never a credential.
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
         _CodedErrors,
     ],
 )

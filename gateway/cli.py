@@ -156,6 +156,28 @@ def _check_port_free(host: str, port: int) -> None:
                              "`datachannels serve` running? Choose another with --port or DATACHANNELS_PORT") from None
 
 
+def _load_fabric(data_dir: Path) -> None:
+    from ..channel_connectors.loading import load_fabric
+
+    written = load_fabric(data_dir, _progress)
+    total = sum(written.values())
+    _progress(f"loaded {total} records on Fabric" if total else "the factor data was already on the Fabric channels")
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    """`load`: put the factor data and demo records on the channels (skips what is there)."""
+    settings = _settings(args)
+    try:
+        if settings.connector == "fabric":
+            _load_fabric(settings.data_dir)
+        else:
+            cmd_init(args)
+    except ChannelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_network(args: argparse.Namespace) -> int:
     """`network up | down | status`: a local Fabric network (see network/local.py)."""
     from ..network.layout import Layout
@@ -164,8 +186,10 @@ def cmd_network(args: argparse.Namespace) -> int:
     data_dir = _settings(args).data_dir
     try:
         if args.network_command == "up":
-            base_port = args.base_port or Layout.existing(data_dir).base_port
-            network_up(data_dir, base_port=base_port, progress=_progress)
+            made = Layout.existing(data_dir)
+            network_up(data_dir, base_port=args.base_port or made.base_port,
+                       customer_peers=args.customer_peers or made.customer_peers, progress=_progress)
+            _load_fabric(data_dir)
             print(network_status(data_dir).describe())
         elif args.network_command == "down":
             stopped = network_down(data_dir)
@@ -176,6 +200,9 @@ def cmd_network(args: argparse.Namespace) -> int:
             return 0 if status.all_running else 1
     except RuntimeError as exc:  # a step failed: the message says which, with the process's log tail
         print(f"error: {exc}", file=sys.stderr)
+        if args.network_command == "up":
+            print("(what did start keeps running: see `datachannels network status`; "
+                  "`datachannels network down` stops it)", file=sys.stderr)
         return 1
     return 0
 
@@ -193,6 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
     serve.add_argument("--connector", choices=("embedded", "fabric"), default=None, help="default embedded")
     serve.set_defaults(run=cmd_serve)
+
+    load = commands.add_parser("load", parents=[common], help="put the factor data on the channels (skips what is there)")
+    load.add_argument("--connector", choices=("embedded", "fabric"), default=None, help="default embedded")
+    load.set_defaults(run=cmd_load)
 
     init = commands.add_parser("init", parents=[common], help="create demo identities and channels, load the factor data")
     init.set_defaults(run=cmd_init)
@@ -224,6 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     up = network_commands.add_parser("up", parents=[common], help="start it (idempotent: completes what is missing)")
     up.add_argument("--base-port", type=int, default=None,
                     help="first of the loopback ports it uses (default: the one it was made with, else 7050)")
+    up.add_argument("--customer-peers", action="store_true",
+                    help="also run a peer for AcmeMSP and one for GlobexMSP (when the network is first made)")
     network_commands.add_parser("down", parents=[common], help="stop the processes `network up` started")
     network_commands.add_parser("status", parents=[common], help="each process: pid, running, port (exit 1 unless all run)")
     network.set_defaults(run=cmd_network)

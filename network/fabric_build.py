@@ -36,10 +36,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 FABRIC_MODULE = "github.com/hyperledger/fabric"
-FABRIC_VERSION = "3.1.5"
-FABRIC_COMMIT = "86c1172bec37"
-# The module path has no /v3 suffix, so v3.1.5 is addressed by its pseudo-version.
-FABRIC_MODULE_VERSION = "v1.4.0-rc1.0.20260618074816-86c1172bec37"
+# DESIGN.md and FABRIC.md pin v3.1.5 (fallback v3.1.4), but the Go module proxy this
+# project reaches answers 403 "This module version is not available" for both. The
+# newest Fabric commit it serves is this main-branch snapshot of 2023-04-05, between
+# v2.5.0 and v3.0.0-preview: no system channel needed, etcdraft, Gateway on by default
+# (network/README.md lists what differs from 3.x). FABRIC_VERSION is the label
+# baked into the binaries (`peer version`) and the cache directory's name.
+FABRIC_VERSION = "main-2023-04-05"
+FABRIC_COMMIT = "695dd57e01c2"
+# The module path has no /v3 suffix, so a commit is addressed by its pseudo-version.
+FABRIC_MODULE_VERSION = "v1.4.0-rc1.0.20230405174026-695dd57e01c2"
 # configtxgen first: it compiles most of the dependencies the others share.
 FABRIC_BINARIES = ("configtxgen", "cryptogen", "osnadmin", "orderer", "peer")
 WRAPPER_MODULE_DIR = Path(__file__).with_name("fabric-go")

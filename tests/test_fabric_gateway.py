@@ -1,0 +1,152 @@
+"""The gateway on a real Fabric network (built from the Fabric Go module, no Docker), loopback only.
+
+Run with `pytest -m fabric`. The first run builds Fabric's binaries (a few
+minutes, cached afterwards).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from datachannels.channel_connectors.errors import ChannelError
+from tests.conftest import graphql, wallet_for
+
+pytestmark = pytest.mark.fabric
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = json.loads((ROOT / "docs/examples/footprint.json").read_text())
+BASE_PORT = int(os.environ.get("DATACHANNELS_TEST_FABRIC_PORT", "27050"))
+
+
+@pytest.fixture(scope="module")
+def fabric_dir(tmp_path_factory: pytest.TempPathFactory):
+    from datachannels.channel_connectors.loading import load_fabric
+    from datachannels.network.local import network_down, network_up
+
+    data_dir = tmp_path_factory.mktemp("fabric") / "data"
+    network_up(data_dir, base_port=BASE_PORT)
+    try:
+        written = load_fabric(data_dir)
+        assert sum(written.values()) > 3000
+        yield data_dir
+    finally:
+        network_down(data_dir)
+        shutil.rmtree(data_dir.parent, ignore_errors=True)  # Raft preallocates ~0.6 GB of log
+
+
+def _app_client(data_dir: Path):
+    from starlette.testclient import TestClient
+
+    from datachannels.gateway.app import create_app
+    from datachannels.gateway.settings import Settings
+
+    return TestClient(create_app(Settings(data_dir=data_dir, connector="fabric")))
+
+
+@pytest.fixture
+def fabric_client(fabric_dir: Path):
+    with _app_client(fabric_dir) as test_client:
+        yield test_client
+
+
+def test_the_same_footprint_has_the_same_totals_on_embedded_and_on_fabric(fabric_client, fabric_dir, client, data_dir):
+    on_fabric = graphql(fabric_client, EXAMPLE["query"], wallet_for(fabric_dir, "acme"), EXAMPLE["variables"])
+    embedded = graphql(client, EXAMPLE["query"], wallet_for(data_dir, "acme"), EXAMPLE["variables"])
+    assert "errors" not in on_fabric, on_fabric.get("errors")
+    f, e = on_fabric["data"]["footprint"], embedded["data"]["footprint"]
+    assert f["totalKgCO2e"] == e["totalKgCO2e"]
+    assert f["byScope"] == e["byScope"]
+    for line in f["lines"]:
+        assert len(line["factor"]["txId"]) == 64 and line["factor"]["provenance"]["blockNumber"] >= 1
+
+
+def test_the_outsider_is_refused_by_the_peer_itself(fabric_client, fabric_dir):
+    answer = graphql(fabric_client, "{ utility { gridRates(first: 1) { items { region } } } }",
+                     wallet_for(fabric_dir, "outsider"))
+    [error] = answer["errors"]
+    assert error["extensions"]["code"] == "ACCESS_DENIED"
+    assert error["extensions"]["channel"] == "utility"
+
+
+def test_acme_cannot_read_globex_audited_records_on_fabric(fabric_client, fabric_dir):
+    query = "{ utility { invoices { items { invoiceId } } } }"
+    acme = graphql(fabric_client, query, wallet_for(fabric_dir, "acme"))["data"]["utility"]["invoices"]["items"]
+    assert {i["invoiceId"] for i in acme} == {"INV-2024-0001", "INV-2024-0002"}
+
+    import asyncio
+
+    from datachannels.channel_connectors.fabric import FabricConnector
+    from datachannels.channel_connectors.identities import IdentityStore
+
+    async def read_globex_invoice() -> dict:
+        connector = FabricConnector.from_data_dir(fabric_dir)
+        try:
+            acme_id = IdentityStore(fabric_dir).signing_identity("acme")
+            raw = await connector.evaluate("utility", acme_id, "read", [json.dumps({"keys": ["invoice/GlobexMSP/INV-2024-0101"]})])
+            return json.loads(raw)
+        finally:
+            await connector.aclose()
+
+    result = asyncio.run(read_globex_invoice())["results"][0]
+    assert result["error"]["code"] == "ACCESS_DENIED" and "record" not in result
+
+
+def test_a_customer_write_to_a_source_channel_is_rejected(fabric_dir):
+    import asyncio
+
+    from datachannels.channel_connectors.fabric import FabricConnector
+    from datachannels.channel_connectors.identities import IdentityStore
+    from tests.conftest import CAMX
+
+    async def write_as_acme() -> None:
+        connector = FabricConnector.from_data_dir(fabric_dir)
+        try:
+            await connector.submit("utility", IdentityStore(fabric_dir).signing_identity("acme"), "put_records",
+                                   [json.dumps([{**CAMX, "payload": {**CAMX["payload"], "region": "TEST"}}])])
+        finally:
+            await connector.aclose()
+
+    with pytest.raises(ChannelError) as refused:
+        asyncio.run(write_as_acme())
+    assert refused.value.code == "ACCESS_DENIED"
+    assert "only AuditorsMSP may write to channel utility" in refused.value.message
+
+
+def test_a_published_footprint_is_committed_and_read_back_after_the_gateway_restarts(fabric_dir):
+    publish = "mutation($input: FootprintInput!) { publishFootprint(input: $input) { id txId blockNumber owner footprint { totalKgCO2e } } }"
+    read = "query($id: ID!) { publishedFootprint(id: $id) { id txId blockNumber owner footprint { totalKgCO2e } } }"
+    with _app_client(fabric_dir) as first:
+        published = graphql(first, publish, wallet_for(fabric_dir, "acme"), EXAMPLE["variables"])["data"]["publishFootprint"]
+    assert published["owner"] == "AcmeMSP" and published["blockNumber"] >= 1
+    with _app_client(fabric_dir) as second:
+        again = graphql(second, read, wallet_for(fabric_dir, "globex"), {"id": published["id"]})["data"]["publishedFootprint"]
+    assert again == published
+
+
+def test_a_killed_peer_is_unavailable_then_recovers_without_restarting_the_gateway(fabric_client, fabric_dir):
+    from datachannels.network.local import network_status, network_up
+
+    query = '{ utility { gridRates(regionType: EGRID_SUBREGION, region: "CAMX") { items { co2LbPerMwh } } } }'
+    wallet = wallet_for(fabric_dir, "acme")
+    assert graphql(fabric_client, query, wallet)["data"]["utility"]["gridRates"]["items"][0]["co2LbPerMwh"] == 436.655
+    peer = next(p for p in network_status(fabric_dir).processes if p.name.startswith("peer"))
+    os.kill(peer.pid, signal.SIGKILL)
+    started = time.monotonic()
+    answer = graphql(fabric_client, query, wallet)
+    assert answer["errors"][0]["extensions"]["code"] == "CHANNEL_UNAVAILABLE"
+    assert time.monotonic() - started < 15  # within the connector's timeout, not hanging
+    network_up(fabric_dir, base_port=BASE_PORT)  # restarts what is not running
+    deadline = time.monotonic() + 60
+    while True:
+        answer = graphql(fabric_client, query, wallet)
+        if "errors" not in answer or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert answer["data"]["utility"]["gridRates"]["items"][0]["co2LbPerMwh"] == 436.655

@@ -30,7 +30,7 @@ SPEND_FACTOR = RecordSchema(
         Field("price_year", "integer", minimum=1990, maximum=2100),
         text("useeio_code", required=False, nullable=True),
     ),
-    key=lambda p: (p["naics"],),
+    key=lambda p: (p["naics"][:3], p["naics"]),  # subsector first: neighbours are one partial-key query
 )
 
 PURCHASE = RecordSchema(

@@ -698,7 +698,9 @@ def _spend_records(src: _SourceFile) -> list[SourceRecord]:
             SourceRecord(
                 channel="commodity",
                 kind="spend_factor",
-                attributes=(naics,),
+                # The NAICS subsector (first three digits) leads the key, so the codes
+                # near a code are one partial-key query away.
+                attributes=(naics[:3], naics),
                 payload=payload,
                 source=src.source(naics, None),
             )
@@ -892,7 +894,7 @@ def demo_audited_records() -> dict[str, list[SourceRecord]]:
             "customer": "AcmeMSP", "purchase_id": "PO-2024-0001", "naics": "331110",
             "amount_usd": 250000, "date": "2024-01-15",
             "kg_co2e": 196750.0,  # USD 250,000 x 0.787
-            "factor": "spend_factor/331110",
+            "factor": "spend_factor/331/331110",
         }, "PO-2024-0001"),
         _demo("commodity", "purchase", {
             "customer": "AcmeMSP", "purchase_id": "PO-2024-0002",
@@ -905,7 +907,7 @@ def demo_audited_records() -> dict[str, list[SourceRecord]]:
             "customer": "GlobexMSP", "purchase_id": "PO-2024-0101", "naics": "484121",
             "amount_usd": 40000, "date": "2024-03-01",
             "kg_co2e": 23800.0,  # USD 40,000 x 0.595
-            "factor": "spend_factor/484121",
+            "factor": "spend_factor/484/484121",
         }, "PO-2024-0101"),
         _demo("commodity", "purchase", {
             "customer": "GlobexMSP", "purchase_id": "PO-2024-0102",

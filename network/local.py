@@ -265,6 +265,8 @@ def _orderer_env(layout: Layout) -> dict[str, str]:
         "ORDERER_CONSENSUS_WALDIR": str(ledger / "etcdraft" / "wal"),
         "ORDERER_CONSENSUS_SNAPDIR": str(ledger / "etcdraft" / "snapshot"),
         "ORDERER_OPERATIONS_LISTENADDRESS": f"{HOST}:{layout.orderer_operations_port}",
+        # /metrics tells when each channel's Raft has a leader (see _wait_for_raft_leaders).
+        "ORDERER_METRICS_PROVIDER": "prometheus",
         # The admin API (osnadmin) wants mutual TLS: only the operator's admin may join channels.
         "ORDERER_ADMIN_LISTENADDRESS": f"{HOST}:{layout.orderer_admin_port}",
         "ORDERER_ADMIN_TLS_ENABLED": "true",
@@ -335,6 +337,30 @@ def _join_orderer(tools: FabricTools, progress: Progress) -> None:
             tools.osnadmin(["channel", "join", "--channelID", channel, "--config-block",
                             str(tools.layout.channel_block(channel))], f"joining the orderer to {channel}", retries=3)
             progress(f"  orderer joined channel {channel}")
+    _wait_for_raft_leaders(tools.layout, progress)
+
+
+def _wait_for_raft_leaders(layout: Layout, progress: Progress, timeout: float = 60.0) -> None:
+    """Until every channel's Raft has elected its leader the orderer refuses transactions (UNAVAILABLE)."""
+    import re
+    import urllib.request
+
+    url = f"http://{HOST}:{layout.orderer_operations_port}/metrics"
+    deadline = time.monotonic() + timeout
+    waiting: set[str] = set(CHANNELS)
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                text = response.read().decode()
+            leaders = set(re.findall(r'^consensus_etcdraft_is_leader\{channel="([^"]+)"\} 1(?:\.0)?$', text, re.MULTILINE))
+            waiting = set(CHANNELS) - leaders
+        except OSError:
+            pass
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise ProcessError(f"the orderer elected no Raft leader for {', '.join(sorted(waiting))} within {timeout:.0f} s")
+        time.sleep(0.2)
 
 
 # --------------------------------------------------------------------- peer

@@ -248,7 +248,7 @@ def needs(request: FootprintRequest) -> dict[str, list[Need]]:
         break
     for p in request.purchases:
         if p.naics:
-            add("commodity", ("key", f"spend_factor/{p.naics.strip()}"))
+            add("commodity", ("key", _spend_key(p.naics)))
             add("commodity", _naics_neighbours(p.naics))
         elif p.commodity:
             add("commodity", _query("material_factor"))
@@ -637,7 +637,7 @@ def _purchase(i: int, pu: PurchaseActivity, answer: Answer, memo: _Memo) -> Line
         if pu.amount_usd is None or pu.tonnes is not None:
             raise EngineError(path, "a purchase by NAICS code needs amountUsd (and no tonnes): EPA factors are per USD")
         usd = _positive(pu.amount_usd, f"{path}.amountUsd")
-        found = answer("commodity", ("key", f"spend_factor/{pu.naics.strip()}"))
+        found = answer("commodity", ("key", _spend_key(pu.naics)))
         if found is None:
             near = [f"{r['payload']['naics']} {r['payload']['title']}" for r in answer("commodity", _naics_neighbours(pu.naics))]
             raise EngineError(f"{path}.naics", f"{pu.naics!r} is not a NAICS-6 code on the commodity channel; "
@@ -679,9 +679,15 @@ def _purchase(i: int, pu: PurchaseActivity, answer: Answer, memo: _Memo) -> Line
     raise EngineError(path, "needs commodity (with tonnes) or naics (with amountUsd)")
 
 
+def _spend_key(naics: str) -> str:
+    code = naics.strip()
+    return f"spend_factor/{code[:3]}/{code}"
+
+
 def _naics_neighbours(naics: str) -> Need:
     """The codes of the same NAICS subsector (first three digits): the close matches for a miss."""
-    return _query("spend_factor", starts_with={"naics": naics.strip()[:3]})
+    subsector = naics.strip()[:3] or "-"
+    return _query("spend_factor", [subsector])
 
 
 # ------------------------------------------------------------------- upstream

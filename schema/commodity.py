@@ -51,7 +51,7 @@ class CommodityChannel:
     @strawberry.field
     async def spend_factors(self, info: Info, naics: str | None = None, first: int = 50,
                             after: str | None = None) -> Page[SpendFactor] | None:
-        attributes = [naics] if naics else []
+        attributes = [naics[:3], naics] if naics and len(naics) == 6 else [naics] if naics else []
         return await info.context.browse("commodity", "spend_factor", SpendFactor, attributes, {}, first, after)
 
     @strawberry.field(description="Your organisation's audited purchases.")

@@ -142,7 +142,7 @@ def test_ledger_verify_passes_and_fails_after_tampering_naming_the_block(tmp_pat
         # DESNZ 2023, ID 21_316_3170_11_1 (long-haul, economy, with RF)
         ("airline", "flight_factor/long_haul/economy/rf", "kg_co2e", 0.20010828053691276, "21_316_3170_11_1"),
         # EPA supply chain factors v1.3.0, NAICS 331110, with margins
-        ("commodity", "spend_factor/331110", "kg_co2e_per_usd", 0.787, "331110"),
+        ("commodity", "spend_factor/331/331110", "kg_co2e_per_usd", 0.787, "331110"),
         # EEA CO2 intensity of electricity, Poland 2019, g CO2/kWh
         ("utility", "grid_rate/eu_country/PL/2019", "co2_g_per_kwh", 719.0, "Poland 2019"),
         # EIA-861 2020, utility 14328

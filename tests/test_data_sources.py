@@ -379,7 +379,7 @@ def test_egrid_records_cite_their_hub_row(index: Index, records: Records) -> Non
 
 def test_iron_and_steel_spend_factor(index: Index) -> None:
     # NAICS 331110 row of the CSV
-    p = index[("commodity", "spend_factor", "331110")].payload
+    p = index[("commodity", "spend_factor", "331", "331110")].payload
     assert p["title"] == "Iron and Steel Mills and Ferroalloy Manufacturing"
     assert p["kg_co2e_per_usd_without_margins"] == 0.769
     assert p["margins"] == 0.018
@@ -393,7 +393,7 @@ def test_iron_and_steel_spend_factor(index: Index) -> None:
     [("483111", 0.816), ("484121", 0.595), ("211130", 0.405)],  # CSV rows by NAICS code
 )
 def test_other_spend_factors(index: Index, naics: str, with_margins: float) -> None:
-    record = index[("commodity", "spend_factor", naics)]
+    record = index[("commodity", "spend_factor", naics[:3], naics)]
     assert record.payload["kg_co2e_per_usd"] == with_margins
     assert record.source["row"] == naics
 

@@ -139,3 +139,29 @@ def test_a_missing_published_footprint_is_not_found(client, data_dir):
 def test_channels_show_a_refusal_as_reachable_but_not_admitted(client, data_dir):
     answer = graphql(client, "{ channels { name reachable height errorCode } }", wallet_for(data_dir, "outsider"))
     assert {(c["reachable"], c["height"], c["errorCode"]) for c in answer["data"]["channels"]} == {(True, None, "ACCESS_DENIED")}
+
+
+def test_the_schema_has_no_cycles_so_query_depth_is_bounded():
+    """The reason the gateway needs no depth limiter: no type reaches itself again."""
+    from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType
+
+    from datachannels.schema import schema
+
+    def named(t):
+        while isinstance(t, (GraphQLList, GraphQLNonNull)):
+            t = t.of_type
+        return t
+
+    def depth(t, seen: tuple) -> int:
+        assert t.name not in seen, f"cycle through {t.name}"
+        children = [named(f.type) for f in t.fields.values()]
+        return 1 + max((depth(c, (*seen, t.name)) for c in children if isinstance(c, GraphQLObjectType)), default=0)
+
+    gql = schema._schema
+    assert depth(gql.query_type, ()) <= 8 and depth(gql.mutation_type, ()) <= 8
+
+
+def test_an_oversized_query_is_refused(client, data_dir):
+    query = "{ " + " ".join(f"a{i}: channels {{ name }}" for i in range(5000)) + " }"
+    response = client.post("/graphql", json={"query": query}, headers={"X-Wallet": wallet_for(data_dir, "acme")})
+    assert "errors" in response.json()

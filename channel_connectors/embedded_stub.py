@@ -173,18 +173,16 @@ def _check_key(key: str) -> None:
         raise ValueError("state key must be a non-empty string")
 
 
+def _kv_sets(rwset_bytes: bytes) -> list[kv_rwset_pb2.KVRWSet]:
+    rwset = rwset_pb2.TxReadWriteSet.FromString(rwset_bytes)
+    return [kv_rwset_pb2.KVRWSet.FromString(ns.rwset) for ns in rwset.ns_rwset]
+
+
 def writes_of(rwset_bytes: bytes) -> list[kv_rwset_pb2.KVWrite]:
     """The writes a committed transaction's read/write set carries."""
-    rwset = rwset_pb2.TxReadWriteSet.FromString(rwset_bytes)
-    out: list[kv_rwset_pb2.KVWrite] = []
-    for ns in rwset.ns_rwset:
-        out.extend(kv_rwset_pb2.KVRWSet.FromString(ns.rwset).writes)
-    return out
+    return [write for kv in _kv_sets(rwset_bytes) for write in kv.writes]
 
 
 def reads_of(rwset_bytes: bytes) -> list[kv_rwset_pb2.KVRead]:
-    rwset = rwset_pb2.TxReadWriteSet.FromString(rwset_bytes)
-    out: list[kv_rwset_pb2.KVRead] = []
-    for ns in rwset.ns_rwset:
-        out.extend(kv_rwset_pb2.KVRWSet.FromString(ns.rwset).reads)
-    return out
+    """The point reads it carries (what MVCC validation checks)."""
+    return [read for kv in _kv_sets(rwset_bytes) for read in kv.reads]

@@ -104,7 +104,8 @@ def _contract_message(text: str) -> str | None:
 def map_grpc_error(channel: str, stage: str, error: grpc.aio.AioRpcError) -> ChannelError:
     """One mapping from a Gateway failure to our codes; says which stage failed."""
     code = error.code()
-    texts = [*_details(error), error.details() or ""]
+    # The peers' own messages when the gateway sent them; its summary repeats them otherwise.
+    texts = _details(error) or [error.details() or ""]
     for text in texts:
         message = _contract_message(text)
         if message:

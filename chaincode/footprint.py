@@ -50,9 +50,18 @@ def check_footprint(document: Any) -> dict[str, Any]:
         raise bad_input(f"footprint.lines must be an array of at most {MAX_LINES} lines")
     line_sum = 0.0
     for index, line in enumerate(lines):
+        where = f"footprint.lines[{index}]"
         if not isinstance(line, dict):
-            raise bad_input(f"footprint.lines[{index}] must be an object")
-        line_sum += _number(line.get("kgCO2e"), f"footprint.lines[{index}].kgCO2e")
+            raise bad_input(f"{where} must be an object")
+        line_sum += _number(line.get("kgCO2e"), f"{where}.kgCO2e")
+        for name in ("channel", "activity", "basis"):
+            if not isinstance(line.get(name), str):
+                raise bad_input(f"{where}.{name} must be a string")
+        if isinstance(line.get("scope"), bool) or line.get("scope") not in (1, 2, 3):
+            raise bad_input(f"{where}.scope must be 1, 2 or 3")
+        source = line.get("source")
+        if not isinstance(source, dict) or not all(isinstance(source.get(k), str) for k in ("channel", "record_key", "tx_id")):
+            raise bad_input(f"{where}.source must name the channel, record_key and tx_id the line rests on")
     total = _number(body.get("totalKgCO2e"), "footprint.totalKgCO2e")
     if not _close(total, line_sum):
         raise bad_input(f"footprint.totalKgCO2e {total!r} is not the sum of its lines ({line_sum!r})")

@@ -29,7 +29,7 @@ from .shim import (
     canonical_json,
     parse_json_argument,
 )
-from .validation import IDENTIFIER, SOURCE_SCHEMA, RecordSchema, validate
+from .validation import SOURCE_SCHEMA, RecordSchema, validate
 
 AUDITORS = ("AuditorsMSP",)
 MAX_BATCH = 2000
@@ -100,7 +100,6 @@ class SourceChannelContract(ChannelContract):
     """Base of the utility, shipping, airline and commodity contracts."""
 
     schemas: ClassVar[dict[str, RecordSchema]] = {}
-    dataset_kinds: ClassVar[str] = ""
 
     # ----------------------------------------------------------------- writes
 
@@ -122,11 +121,16 @@ class SourceChannelContract(ChannelContract):
         stamp = timestamp_of(ctx)
         prepared: list[tuple[RecordSchema, list[str], dict[str, Any]]] = []
         seen: set[str] = set()
+        corrected: set[str] = set()
         for index, item in enumerate(items):
             schema, attributes, record = await self._prepare(ctx, index, item, who, tx_id, stamp)
             if record["key"] in seen:
                 raise bad_input(f"records[{index}]: key {record['key']} appears twice in this batch")
             seen.add(record["key"])
+            if record["supersedes"]:
+                if record["supersedes"] in corrected:
+                    raise ContractError("CONFLICT", f"records[{index}]: {record['supersedes']} is superseded twice in this batch")
+                corrected.add(record["supersedes"])
             prepared.append((schema, attributes, record))
         # Nothing is written until every record has passed.
         for schema, attributes, record in prepared:
@@ -159,7 +163,7 @@ class SourceChannelContract(ChannelContract):
             if not isinstance(attribute, str) or not attribute or "/" in attribute or "\x00" in attribute:
                 raise bad_input(f"{where}derived key attribute {attribute!r} is empty or holds '/'")
         given = item.get("attributes")
-        if given is not None and list(given) != attributes:
+        if given is not None and (not isinstance(given, list) or given != attributes):
             raise bad_input(
                 f"{where}attributes {given!r} do not match the ones the payload gives: {attributes!r}"
             )
@@ -175,8 +179,11 @@ class SourceChannelContract(ChannelContract):
             old_kind, old_attributes = split_record_key(supersedes)
             if old_kind != kind:
                 raise bad_input(f"{where}a {kind} record cannot supersede a {old_kind} record")
-            if await self._get(ctx, old_kind, old_attributes) is None:
+            old = await self._get(ctx, old_kind, old_attributes)
+            if old is None:
                 raise ContractError("NOT_FOUND", f"{where}superseded record {supersedes} does not exist")
+            if schema.audited and old["payload"].get("customer") != payload.get("customer"):
+                raise bad_input(f"{where}a correction must be for the same customer as the record it supersedes")
             if await self._get(ctx, SUPERSEDED_INDEX, [old_kind, *old_attributes]) is not None:
                 raise ContractError("CONFLICT", f"{where}record {supersedes} is already superseded")
         record = {
@@ -219,8 +226,11 @@ class SourceChannelContract(ChannelContract):
         superseded = await self._superseded(ctx)
         results = [await self._read_key(ctx, who, key, superseded) for key in keys]
         answers = []
+        include = bool(body.get("includeSuperseded"))
         for query in queries:
             try:
+                if include and isinstance(query, dict):
+                    query = {"includeSuperseded": True, **query}
                 records, next_key = await self._page(ctx, who, query, superseded)
                 answers.append({"records": records, "next": next_key})
             except ContractError as refused:
@@ -253,7 +263,9 @@ class SourceChannelContract(ChannelContract):
             raise bad_input("after must be a record key")
         records = await self._run_query(ctx, who, query, superseded, bool(query.get("includeSuperseded")))
         if after is not None:
-            records = [r for r in records if r["key"] > after]
+            # Records come in composite-key order, which is the order of their attribute lists.
+            _, after_attributes = split_record_key(after)
+            records = [r for r in records if r["attributes"] > after_attributes]
         if limit is None or len(records) <= limit:
             return records, None
         return records[:limit], records[limit - 1]["key"]
@@ -264,6 +276,9 @@ class SourceChannelContract(ChannelContract):
             schema = self.schemas.get(kind)
             if schema is None:
                 raise ContractError("NOT_FOUND", f"no record kind {kind!r} on this channel")
+            if schema.audited and not self._is_writer(who) and attributes[0] != who.msp_id:
+                # Refused on the key alone, so the answer does not tell whether the record exists.
+                raise access_denied(f"{who.msp_id} may not read {key}: it is another customer's audited record")
             record = await self._get(ctx, kind, attributes)
             if record is None:
                 raise ContractError("NOT_FOUND", f"no record {key}")
@@ -332,7 +347,6 @@ def _with_supersession(record: dict[str, Any], superseded: dict[str, str]) -> di
 __all__ = [
     "AUDITORS",
     "ChannelContract",
-    "IDENTIFIER",
     "SourceChannelContract",
     "record_key",
     "split_record_key",

@@ -200,9 +200,12 @@ class FabricConnector:
     async def transaction_blocks(self, channel: str, credential: Credential, tx_ids: Sequence[str]) -> dict[str, int]:
         """Fabric's qscc answers one transaction at a time (GetBlockByTxID); asked concurrently."""
 
+        limit = asyncio.Semaphore(16)  # at most this many lookups in flight to the peer
+
         async def one(tx_id: str) -> tuple[str, int | None]:
             try:
-                raw = await self._evaluate(channel, credential, "qscc", "GetBlockByTxID", [channel, tx_id])
+                async with limit:
+                    raw = await self._evaluate(channel, credential, "qscc", "GetBlockByTxID", [channel, tx_id])
             except ChannelError as error:
                 if error.code in ("NOT_FOUND", "BAD_INPUT"):
                     return tx_id, None

@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
@@ -48,11 +48,6 @@ class Identity:
             mspid=self.msp_id, id_bytes=self.certificate_pem
         ).SerializeToString()
 
-    @property
-    def fingerprint(self) -> str:
-        return certificate_fingerprint(self.certificate)
-
-
 class Signer:
     """Signs digests the way Fabric clients do: ECDSA P-256, SHA-256, low-S, DER."""
 
@@ -67,8 +62,8 @@ class Signer:
     def from_pem(cls, pem: bytes) -> Signer:
         try:
             key = serialization.load_pem_private_key(pem, password=None)
-        except (ValueError, TypeError) as exc:
-            raise CredentialError("private key is not a valid unencrypted PEM key") from exc
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+            raise CredentialError("private key is not a valid unencrypted PEM key of a supported kind") from exc
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise CredentialError("private key is not an ECDSA key")
         return cls(key)
@@ -98,7 +93,11 @@ class SigningIdentity:
     def from_pem(cls, msp_id: str, certificate_pem: bytes, private_key_pem: bytes) -> SigningIdentity:
         certificate = load_certificate(certificate_pem)
         signer = Signer.from_pem(private_key_pem)
-        if not _same_public_key(certificate.public_key(), signer.public_key()):
+        try:
+            public_key = certificate.public_key()
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            raise CredentialError("certificate holds a public key of an unsupported kind") from exc
+        if not _same_public_key(public_key, signer.public_key()):
             raise CredentialError("private key does not match the certificate")
         return cls(Identity(msp_id, certificate_pem), signer)
 
@@ -109,18 +108,13 @@ class SigningIdentity:
 def load_certificate(pem: bytes) -> x509.Certificate:
     try:
         return x509.load_pem_x509_certificate(pem)
-    except ValueError as exc:
+    except (ValueError, UnsupportedAlgorithm) as exc:
         raise CredentialError("certificate is not a valid PEM X.509 certificate") from exc
 
 
 def certificate_fingerprint(certificate: x509.Certificate) -> str:
     der = certificate.public_bytes(serialization.Encoding.DER)
     return "sha256:" + hashlib.sha256(der).hexdigest()
-
-
-def common_name(certificate: x509.Certificate) -> str:
-    names = certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    return str(names[0].value) if names else ""
 
 
 def verify_signature(public_key: ec.EllipticCurvePublicKey, message: bytes, signature: bytes) -> bool:

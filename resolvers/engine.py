@@ -224,8 +224,21 @@ def _query_need(kind: str, attributes: tuple[str, ...], where: tuple[tuple[str, 
 AUDITED_KINDS = {"utility": "invoice", "shipping": "shipment", "airline": "ticket", "commodity": "purchase"}
 
 
-def needs(request: FootprintRequest) -> dict[str, list[Need]]:
-    """Which records the request needs, per channel (deduplicated, in a stable order)."""
+def own_records(kind: str, owner: str, where: dict[str, Any] | None = None) -> Need:
+    """A query for the caller's own audited records: its MSP id leads their keys.
+
+    Always confined by the caller's organisation, even for a writer (an auditor may read every
+    customer's records, but "your own" must not pull them into the auditor's footprint).
+    """
+    return _query(kind, [owner or "-"], where=where)
+
+
+def needs(request: FootprintRequest, owners: dict[str, str] | None = None) -> dict[str, list[Need]]:
+    """Which records the request needs, per channel (deduplicated, in a stable order).
+
+    `owners` maps a channel to the caller's MSP id there (from its wallet credential).
+    """
+    owners = owners or {}
     out: dict[str, list[Need]] = {}
 
     def add(channel: str, need: Need) -> None:
@@ -235,7 +248,8 @@ def needs(request: FootprintRequest) -> dict[str, list[Need]]:
 
     for i, e in enumerate(request.electricity):
         if e.utility_id is not None:
-            add("utility", _query("invoice", where={"utility_id": _utility_number(e.utility_id, f"electricity[{i}].utilityId")}))
+            add("utility", own_records("invoice", owners.get("utility", ""),
+                                       {"utility_id": _utility_number(e.utility_id, f"electricity[{i}].utilityId")}))
         if e.grid_region:
             add("utility", _query("grid_rate", ["egrid_subregion", e.grid_region.strip().upper()]))
         elif e.country:
@@ -256,7 +270,7 @@ def needs(request: FootprintRequest) -> dict[str, list[Need]]:
         add("footprint", ("id", u.footprint_id))
     if request.from_channels:
         for channel, kind in AUDITED_KINDS.items():
-            add(channel, _query(kind))
+            add(channel, own_records(kind, owners.get(channel, "")))
     return out
 
 
@@ -281,12 +295,13 @@ class _Memo:
         return self._done[key]
 
 
-def compute(request: FootprintRequest, answer: Answer) -> Footprint:
+def compute(request: FootprintRequest, answer: Answer, owners: dict[str, str] | None = None) -> Footprint:
+    owners = owners or {}
     memo = _Memo()
     lines: list[Line] = []
     used: set[str] = set()  # audited record keys already on a line
     for i, activity in enumerate(request.electricity):
-        lines.extend(_electricity(i, activity, answer, used))
+        lines.extend(_electricity(i, activity, answer, used, owners.get("utility", "")))
     for i, activity in enumerate(request.freight):
         lines.append(_freight(i, activity, answer, memo))
     for i, activity in enumerate(request.flights):
@@ -297,7 +312,7 @@ def compute(request: FootprintRequest, answer: Answer) -> Footprint:
         lines.append(_upstream(i, activity, answer))
     if request.from_channels:
         for channel, kind in AUDITED_KINDS.items():
-            for record in answer(channel, _query(kind)):
+            for record in answer(channel, own_records(kind, owners.get(channel, ""))):
                 if record["key"] not in used:
                     lines.append(audited_line(channel, record))
                     used.add(record["key"])
@@ -364,13 +379,13 @@ def _utility_number(value: str, path: str) -> int:
 # ---------------------------------------------------------------- electricity
 
 
-def _electricity(i: int, e: ElectricityActivity, answer: Answer, used: set[str]) -> list[Line]:
+def _electricity(i: int, e: ElectricityActivity, answer: Answer, used: set[str], owner: str) -> list[Line]:
     path = f"electricity[{i}]"
     kwh = _positive(e.kwh, f"{path}.kwh")
     if e.utility_id is not None:
         number = _utility_number(e.utility_id, f"{path}.utilityId")
         invoices = [
-            r for r in answer("utility", _query("invoice", where={"utility_id": number}))
+            r for r in answer("utility", own_records("invoice", owner, {"utility_id": number}))
             if e.year is None or r["payload"]["period_start"][:4] == str(e.year)
         ]
         if invoices:  # the caller's audited invoices take precedence over a calculation

@@ -72,7 +72,7 @@ class ChannelLoaders:
             if channel == "footprint":
                 ids = [value for kind, value in needs]
                 raw = await contract.evaluate(credential, "read", json.dumps({"ids": ids}))
-                return [_footprint_answer(channel, item) for item in json.loads(raw)["results"]]
+                return [_keyed_answer(channel, item) for item in json.loads(raw)["results"]]
             keys = [value for kind, value in needs if kind == "key"]
             queries = [json.loads(value) for kind, value in needs if kind == "query"]
             raw = await contract.evaluate(credential, "read", json.dumps({"keys": keys, "queries": queries}))
@@ -83,20 +83,15 @@ class ChannelLoaders:
         out: list[Any] = []
         for kind, _ in needs:
             if kind == "key":
-                item = next(results)
-                if "record" in item:
-                    out.append(item["record"])
-                elif item["error"]["code"] == "NOT_FOUND":
-                    out.append(None)
-                else:
-                    out.append(_item_error(channel, item["error"]))
+                out.append(_keyed_answer(channel, next(results)))
             else:
                 answer = next(answers)
                 out.append(_item_error(channel, answer["error"]) if "error" in answer else answer)
         return out
 
 
-def _footprint_answer(channel: str, item: dict[str, Any]) -> Any:
+def _keyed_answer(channel: str, item: dict[str, Any]) -> Any:
+    """A record, None when there is none, or the error the channel gave for that key."""
     if "record" in item:
         return item["record"]
     if item["error"]["code"] == "NOT_FOUND":

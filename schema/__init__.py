@@ -74,9 +74,9 @@ class Query:
 class Mutation:
     @strawberry.mutation(description="Compute a footprint and publish it to the footprint channel, signed by you.")
     async def publish_footprint(self, info: Info, input: FootprintInput) -> PublishedFootprint:
-        footprint, answer, submitted = await info.context.publish_footprint(input.to_engine())
-        record = {"id": answer["id"], "txId": submitted.tx_id, "owner": answer["owner"],
-                  "inputsHash": input.to_engine().inputs_hash()}
+        request = input.to_engine()
+        footprint, answer, submitted = await info.context.publish_footprint(request)
+        record = {"id": answer["id"], "txId": submitted.tx_id, "owner": answer["owner"], "inputsHash": request.inputs_hash()}
         return _published(record, Footprint.from_engine(footprint), submitted.block_number)
 
 

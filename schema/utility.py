@@ -7,7 +7,7 @@ from enum import Enum
 import strawberry
 from strawberry.types import Info
 
-from .common import Page, Provenance, payload_fields
+from .common import Page, Provenance
 
 
 @strawberry.enum
@@ -80,4 +80,4 @@ class UtilityChannel:
         return await info.context.browse("utility", "invoice", UtilityInvoice, [], {}, first, after)
 
 
-__all__ = ["GridRate", "UtilityChannel", "UtilityCompany", "UtilityInvoice", "payload_fields"]
+__all__ = ["GridRate", "UtilityChannel", "UtilityCompany", "UtilityInvoice"]

@@ -21,6 +21,12 @@ CAMX = {
 }
 
 
+def footprint_line(kg: float) -> dict:
+    """A line as the gateway publishes it (the footprint contract checks the shape)."""
+    return {"kgCO2e": kg, "channel": "utility", "activity": f"{kg} kg test line", "basis": "CALCULATED", "scope": 2,
+            "source": {"channel": "utility", "record_key": "grid_rate/egrid_subregion/CAMX/2023", "tx_id": "0" * 64}}
+
+
 def invoice(customer: str, invoice_id: str, kwh: float = 1000.0) -> dict:
     return {
         "kind": "invoice",

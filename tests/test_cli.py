@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import footprint_line
+
 
 def run(*args: str, data_dir: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
@@ -86,7 +88,7 @@ def test_the_same_query_as_the_outsider_is_refused_by_the_channel(loaded_data_di
 
 
 def test_invoke_commits_and_prints_the_transaction_id(loaded_data_dir: Path, tmp_path: Path):
-    document = {"footprint": {"totalKgCO2e": 1.5, "lines": [{"kgCO2e": 1.5}]},
+    document = {"footprint": {"totalKgCO2e": 1.5, "lines": [footprint_line(1.5)]},
                 "methodologyVersion": "cli-test", "inputsHash": "3" * 64}
     result = run("chaincode", "invoke", "--channel", "footprint", "--as", "globex", "publish", json.dumps(document),
                  data_dir=loaded_data_dir)

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from datachannels.channel_connectors.errors import ChannelError
-from tests.conftest import CAMX, invoice
+from tests.conftest import CAMX, footprint_line, invoice
 
 
 def test_factor_records_are_readable_by_every_member(put, read):
@@ -136,7 +136,7 @@ def test_anyone_on_the_footprint_channel_publishes_and_the_owner_comes_from_the_
     acme = network.identities.signing_identity("acme")
     document = {
         "footprint": {"totalKgCO2e": 3.0, "byScope": [{"scope": 2, "kgCO2e": 3.0}],
-                      "lines": [{"kgCO2e": 1.0}, {"kgCO2e": 2.0}]},
+                      "lines": [footprint_line(1.0), footprint_line(2.0)]},
         "methodologyVersion": "test", "inputsHash": "2" * 64,
     }
     published = network.submit("footprint", acme, "publish", [json.dumps(document)])
@@ -152,9 +152,55 @@ def test_anyone_on_the_footprint_channel_publishes_and_the_owner_comes_from_the_
 
 def test_a_footprint_whose_total_is_not_the_sum_of_its_lines_is_refused(network):
     acme = network.identities.signing_identity("acme")
-    document = {"footprint": {"totalKgCO2e": 4.0, "lines": [{"kgCO2e": 1.0}, {"kgCO2e": 2.0}]},
+    document = {"footprint": {"totalKgCO2e": 4.0, "lines": [footprint_line(1.0), footprint_line(2.0)]},
                 "methodologyVersion": "test", "inputsHash": "2" * 64}
     with pytest.raises(ChannelError) as refused:
         network.submit("footprint", acme, "publish", [json.dumps(document)])
     assert refused.value.code == "BAD_INPUT"
     assert "not the sum of its lines" in refused.value.message
+
+
+def test_reading_another_customers_key_is_refused_whether_or_not_it_exists(put, read):
+    put("utility", [invoice("GlobexMSP", "G-1")])
+    answers = read("utility", "acme", {"keys": ["invoice/GlobexMSP/G-1", "invoice/GlobexMSP/NOPE"]})["results"]
+    assert [a["error"]["code"] for a in answers] == ["ACCESS_DENIED", "ACCESS_DENIED"]
+
+
+def test_a_correction_must_be_for_the_same_customer(network, put):
+    put("utility", [invoice("AcmeMSP", "A-1")])
+    other = invoice("GlobexMSP", "G-9")
+    other["supersedes"] = "invoice/AcmeMSP/A-1"
+    with pytest.raises(ChannelError, match="same customer"):
+        put("utility", [other])
+
+
+def test_a_record_cannot_be_superseded_twice_in_one_batch(put):
+    put("utility", [invoice("AcmeMSP", "A-1")])
+    first, second = invoice("AcmeMSP", "A-1b"), invoice("AcmeMSP", "A-1c")
+    first["supersedes"] = second["supersedes"] = "invoice/AcmeMSP/A-1"
+    with pytest.raises(ChannelError) as refused:
+        put("utility", [first, second])
+    assert refused.value.code == "CONFLICT"
+
+
+def test_paging_follows_key_order_even_when_attributes_hold_punctuation(network, put):
+    # "Zed" sorts before "Zed-2" both as attribute lists and as composite keys; the cursor must agree.
+    put("utility", [invoice("Zed", "j1"), invoice("Zed", "j2"), invoice("Zed-2", "j1")])
+    auditor = network.identities.signing_identity("auditor")
+    seen, after = [], None
+    while True:
+        page = json.loads(network.evaluate("utility", auditor, "query", [json.dumps({"kind": "invoice", "limit": 1, "after": after})]))
+        seen += [r["key"] for r in page["records"]]
+        if page["next"] is None:
+            break
+        after = page["next"]
+    assert seen == ["invoice/Zed/j1", "invoice/Zed/j2", "invoice/Zed-2/j1"]
+
+
+def test_a_footprint_line_without_its_source_is_refused(network):
+    acme = network.identities.signing_identity("acme")
+    document = {"footprint": {"totalKgCO2e": 1.0, "lines": [{"kgCO2e": 1.0}]},
+                "methodologyVersion": "test", "inputsHash": "2" * 64}
+    with pytest.raises(ChannelError) as refused:
+        network.submit("footprint", acme, "publish", [json.dumps(document)])
+    assert refused.value.code == "BAD_INPUT"

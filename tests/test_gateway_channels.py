@@ -165,3 +165,15 @@ def test_an_oversized_query_is_refused(client, data_dir):
     query = "{ " + " ".join(f"a{i}: channels {{ name }}" for i in range(5000)) + " }"
     response = client.post("/graphql", json={"query": query}, headers={"X-Wallet": wallet_for(data_dir, "acme")})
     assert "errors" in response.json()
+
+
+def test_your_own_records_means_your_organisations_even_for_the_auditor(client, data_dir):
+    """The auditor may read every customer's records on the channel, but "your own" pulls none of them in."""
+    auditor = wallet_for(data_dir, "auditor")
+    query = "query($i: FootprintInput!) { footprint(input: $i) { totalKgCO2e lines { activity } } }"
+    answer = graphql(client, query, auditor, {"i": {"fromChannels": True}})
+    assert answer["data"]["footprint"] == {"totalKgCO2e": 0.0, "lines": []}
+    invoices = graphql(client, "{ utility { invoices { items { invoiceId } } } }", auditor)
+    assert invoices["data"]["utility"]["invoices"]["items"] == []
+    acme = graphql(client, query, wallet_for(data_dir, "acme"), {"i": {"fromChannels": True}})
+    assert acme["data"]["footprint"]["lines"] and all("(audited)" in line["activity"] for line in acme["data"]["footprint"]["lines"])

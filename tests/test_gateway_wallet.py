@@ -89,3 +89,18 @@ def test_graphiql_is_served_to_browsers_and_does_not_store_the_wallet(client):
     assert "graphiql" in page.text.lower()
     assert "shouldPersistHeaders: false" in page.text
     assert "X-Wallet" in page.text
+
+
+def test_a_key_on_an_unsupported_curve_is_a_400_not_a_crash(client, data_dir):
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a prime192v2 key")
+    generated = subprocess.run("openssl ecparam -name prime192v2 -genkey -noout | openssl pkcs8 -topk8 -nocrypt",
+                               shell=True, capture_output=True, text=True, check=True).stdout
+    header = _b64({"utility": {**_entry(data_dir), "privateKey": generated}})
+    response = client.post("/graphql", json={"query": "{ channels { name } }"}, headers={"X-Wallet": header})
+    assert response.status_code == 400
+    assert "private key" in response.json()["errors"][0]["message"]
+    assert generated.splitlines()[1] not in response.text

@@ -78,14 +78,17 @@ async def _measure(data_dir: Path, rounds: int) -> None:
         await gateway(four)  # warm-up: airports, sea-route graph, gRPC channel
         await direct.evaluate("airline", acme, "read", [one_args])
         samples: dict[str, list[float]] = {"direct": [], "gateway": [], "four": []}
+        cpu = {"direct": 0.0, "gateway": 0.0}  # CPU of this process (client and gateway), per kind of call
         per_channel: dict[str, list[float]] = {c: [] for c in SOURCE_CHANNELS}
         for _ in range(rounds):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             await direct.evaluate("airline", acme, "read", [one_args])
             samples["direct"].append(time.perf_counter() - t)
-            t = time.perf_counter()
+            cpu["direct"] += time.process_time() - c
+            t, c = time.perf_counter(), time.process_time()
             await gateway(FLIGHT)
             samples["gateway"].append(time.perf_counter() - t)
+            cpu["gateway"] += time.process_time() - c
             for channel in SOURCE_CHANNELS:
                 t = time.perf_counter()
                 await direct.evaluate(channel, acme, "read", [read_args(four_request, channel)])
@@ -99,6 +102,8 @@ async def _measure(data_dir: Path, rounds: int) -> None:
     s = _median_ms(per_channel[slowest])
     print(f"one-channel footprint (airline), p50 over {rounds}: direct evaluate {d:.2f} ms, gateway {g:.2f} ms "
           f"→ {g / d:.2f}× (target ≤ 1.1×)")
+    print(f"CPU of this process per call: direct {cpu['direct'] / rounds * 1000:.2f} ms, "
+          f"gateway {cpu['gateway'] / rounds * 1000:.2f} ms (GraphQL, engine, JSON, signing)")
     print("direct read per channel, p50: " + ", ".join(f"{c} {_median_ms(v):.2f} ms" for c, v in per_channel.items()))
     print(f"four-channel footprint through the gateway, p50: {f:.2f} ms → {f / s:.2f}× the slowest channel "
           f"({slowest}, {s:.2f} ms) (target ≤ 1.3×)")

@@ -117,3 +117,20 @@ def connector_calls(client) -> dict[tuple[str, str], float]:
             if sample.name == "datachannels_connector_calls_total":
                 counts[(sample.labels["channel"], sample.labels["operation"])] = sample.value
     return counts
+
+
+def free_fabric_base_port() -> int:
+    """The first block of 25 loopback ports from 27050 on that nothing listens on (for a test network)."""
+    import socket
+
+    def free(base: int) -> bool:
+        for port in range(base, base + 25):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    return False
+        return True
+
+    for base in range(27050, 40000, 100):
+        if free(base):
+            return base
+    raise RuntimeError("no free block of 25 loopback ports")

@@ -16,13 +16,12 @@ from pathlib import Path
 import pytest
 
 from datachannels.channel_connectors.errors import ChannelError
-from tests.conftest import graphql, wallet_for
+from tests.conftest import free_fabric_base_port, graphql, wallet_for
 
 pytestmark = pytest.mark.fabric
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = json.loads((ROOT / "docs/examples/footprint.json").read_text())
-BASE_PORT = int(os.environ.get("DATACHANNELS_TEST_FABRIC_PORT", "27050"))
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +30,7 @@ def fabric_dir(tmp_path_factory: pytest.TempPathFactory):
     from datachannels.network.local import network_down, network_up
 
     data_dir = tmp_path_factory.mktemp("fabric") / "data"
-    network_up(data_dir, base_port=BASE_PORT)
+    network_up(data_dir, base_port=free_fabric_base_port())
     try:
         written = load_fabric(data_dir)
         assert sum(written.values()) > 3000
@@ -142,7 +141,9 @@ def test_a_killed_peer_is_unavailable_then_recovers_without_restarting_the_gatew
     answer = graphql(fabric_client, query, wallet)
     assert answer["errors"][0]["extensions"]["code"] == "CHANNEL_UNAVAILABLE"
     assert time.monotonic() - started < 15  # within the connector's timeout, not hanging
-    network_up(fabric_dir, base_port=BASE_PORT)  # restarts what is not running
+    from datachannels.network.layout import Layout
+
+    network_up(fabric_dir, base_port=Layout.existing(fabric_dir).base_port)  # restarts what is not running
     deadline = time.monotonic() + 60
     while True:
         answer = graphql(fabric_client, query, wallet)

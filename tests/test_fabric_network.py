@@ -15,7 +15,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import sys
 import tarfile
 import time
@@ -29,6 +28,7 @@ from datachannels.channel_connectors.identities import IdentityStore
 from datachannels.channel_connectors.proposals import build_proposal
 from datachannels.network.configtx import configtx, to_yaml
 from datachannels.network.layout import Layout
+from tests.conftest import free_fabric_base_port
 from datachannels.network.lifecycle import ensure_package
 from datachannels.network.local import FabricNetwork, network_down, network_status, network_up
 from datachannels.network.processes import ProcessRecord, ProcessTable, is_running
@@ -224,26 +224,11 @@ def test_network_commands_on_a_directory_without_a_network(tmp_path: Path, capsy
 
 # ------------------------------------------------------- a real network
 
-def _ports_free(base: int) -> bool:
-    for port in range(base, base + 25):
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return False
-    return True
-
-
-def _free_base_port() -> int:
-    for base in range(27050, 40000, 100):
-        if _ports_free(base):
-            return base
-    raise RuntimeError("no free range of 25 loopback ports")
-
-
 @pytest.fixture(scope="module")
 def fabric_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FabricNetwork]:
     data_dir = tmp_path_factory.mktemp("fabric") / "data"
     started = time.monotonic()
-    network = network_up(data_dir, base_port=_free_base_port())
+    network = network_up(data_dir, base_port=free_fabric_base_port())
     print(f"\nnetwork up from nothing: {time.monotonic() - started:.1f} s", file=sys.stderr)
     try:
         yield network
@@ -340,7 +325,7 @@ def test_up_again_is_quick_and_down_leaves_no_process(fabric_network: FabricNetw
 @pytest.mark.fabric
 def test_customer_peers_keep_a_copy_of_the_ledger_and_run_the_contract(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    network = network_up(data_dir, base_port=_free_base_port(), customer_peers=True)
+    network = network_up(data_dir, base_port=free_fabric_base_port(), customer_peers=True)
     try:
         assert [p.name for p in network.peers] == ["peer0.auditors", "peer0.acme", "peer0.globex"]
         assert network_status(data_dir).all_running

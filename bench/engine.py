@@ -2,9 +2,9 @@
 
 Run: python bench/engine.py [--lines N] [--repeat R]
 
-The engine is pure, so this feeds it the real factor records from data/ as a
-channel returns them (built once, outside the timing) and times `compute()`
-alone: the work a resolver does after its one read per channel. The target
+The engine is pure, so this feeds it what the real contracts answer over the
+factor records from data/, run in memory (built once, outside the timing), and
+times `compute()` alone: the work a resolver does after its one read per channel. The target
 is 200 ms for 10,000 lines. Side by side in the same run it times a
 1,000-line footprint, to show how the time scales.
 """
@@ -12,38 +12,18 @@ is 200 ms for 10,000 lines. Side by side in the same run it times a
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import statistics
 import time
 
-from datachannels.data.loader import load_factor_records
+from datachannels.channel_connectors.memory import engine_answer, factor_channels
 from datachannels.resolvers import engine, geo
 
 
 def _answer_from_records():
-    records: dict[str, list[dict]] = {}
-    for channel, items in load_factor_records().items():
-        records[channel] = [{"key": "/".join((r.kind, *r.attributes)), "kind": r.kind, "attributes": list(r.attributes),
-                             "payload": r.payload, "source": r.source, "txId": "0" * 64} for r in items]
-    answers: dict[tuple[str, engine.Need], object] = {}
-
-    def answer(channel: str, need: engine.Need):
-        # What the loader hands the engine: one answer per need, fetched once (memoised here as in a request).
-        if (channel, need) not in answers:
-            kind, value = need
-            if kind == "key":
-                answers[(channel, need)] = next((r for r in records[channel] if r["key"] == value), None)
-            else:
-                q = json.loads(value)
-                answers[(channel, need)] = [
-                    r for r in records[channel] if r["kind"] == q["kind"] and r["attributes"][: len(q["attributes"])] == q["attributes"]
-                    and all(r["payload"].get(k) == v for k, v in q.get("where", {}).items())
-                    and all(str(r["payload"].get(k, "")).startswith(v) for k, v in q.get("startsWith", {}).items())]
-        return answers[(channel, need)]
-
-    return answer
+    # The real contracts in memory, holding the real records; each need is read once, as in a request.
+    return engine_answer(factor_channels())
 
 
 def _request(lines: int) -> engine.FootprintRequest:

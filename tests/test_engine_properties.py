@@ -1,4 +1,4 @@
-"""The engine is pure: these tests feed it the real factor records directly, as a channel returns them."""
+"""The engine is pure: these tests feed it what the real contracts, run in memory over the real records, answer."""
 
 from __future__ import annotations
 
@@ -10,36 +10,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from datachannels.data.loader import load_factor_records
+from datachannels.channel_connectors.memory import engine_answer, factor_channels
 from datachannels.resolvers import engine, geo
 
 
 @lru_cache(maxsize=1)
-def _records() -> dict[str, list[dict]]:
-    """Every factor record in the shape the contracts return (with a stand-in transaction id)."""
-    out: dict[str, list[dict]] = {}
-    for channel, items in load_factor_records().items():
-        out[channel] = [
-            {"key": "/".join((r.kind, *r.attributes)), "kind": r.kind, "attributes": list(r.attributes),
-             "payload": r.payload, "source": r.source, "txId": "0" * 64}
-            for r in items
-        ]
-    return out
+def _channels():
+    """The real contracts, in memory, holding the real factor records (they validate every one on the way in)."""
+    return factor_channels()
 
 
 def answer(channel: str, need: engine.Need):
-    """Answers needs the way the contracts' `read` does: keys, and queries by attribute prefix, where, startsWith."""
-    kind, value = need
-    records = _records()[channel]
-    if kind == "key":
-        return next((r for r in records if r["key"] == value), None)
-    query = json.loads(value)
-    return [
-        r for r in records
-        if r["kind"] == query["kind"] and r["attributes"][: len(query["attributes"])] == query["attributes"]
-        and all(r["payload"].get(k) == v for k, v in query.get("where", {}).items())
-        and all(str(r["payload"].get(k, "")).startswith(v) for k, v in query.get("startsWith", {}).items())
-    ]
+    return _answer()(channel, need)
+
+
+@lru_cache(maxsize=1)
+def _answer():
+    return engine_answer(_channels())
 
 
 def footprint(**activities) -> engine.Footprint:
@@ -96,7 +83,7 @@ def test_great_circle_check_values_from_the_airport_coordinates():
 
 
 def test_wtw_is_ttw_plus_wtt_for_every_freight_factor():
-    factors = [r for r in _records()["shipping"] if r["kind"] == "freight_factor"]
+    factors = _channels()["shipping"].read({"queries": [{"kind": "freight_factor"}]})["queries"][0]["records"]
     assert len(factors) == 125
     for record in factors:
         p = record["payload"]

@@ -52,9 +52,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_wallet(args: argparse.Namespace) -> int:
-    from ..channel_connectors.identities import DEMO_USERS, IdentityStore
-    from .wallet import encode_wallet
     from ..chaincode import CHANNELS
+    from ..channel_connectors.identities import CHANNEL_MEMBERS, DEMO_USERS, IdentityStore
+    from .wallet import encode_wallet
 
     settings = _settings(args)
     store = IdentityStore(settings.data_dir)
@@ -66,16 +66,13 @@ def cmd_wallet(args: argparse.Namespace) -> int:
             if user.name in names:
                 print(f"{user.name:<10} {user.msp_id:<12} {user.description}")
         return 0
+    name = args.identity.strip().lower()  # demo names are lower case
     try:
-        msp_id, cert, key = store.pem_pair(args.identity.strip().lower())  # demo names are lower case
+        msp_id, cert, key = store.pem_pair(name)
     except KeyError as exc:
         raise SystemExit(f"error: {exc.args[0]}") from None
-    from ..channel_connectors.identities import CHANNEL_MEMBERS
-
-    args.identity = args.identity.strip().lower()
-
     if msp_id not in CHANNEL_MEMBERS:
-        _progress(f"note: {args.identity} ({msp_id}) is a member of no channel; its wallet holds its identity "
+        _progress(f"note: {name} ({msp_id}) is a member of no channel; its wallet holds its identity "
                   "for every channel so you can see each channel refuse it")
     print(encode_wallet({channel: (msp_id, cert, key) for channel in CHANNELS}))
     return 0
@@ -198,7 +195,7 @@ def cmd_network(args: argparse.Namespace) -> int:
             status = network_status(data_dir)
             print(status.describe())
             return 0 if status.all_running else 1
-    except RuntimeError as exc:  # a step failed: the message says which, with the process's log tail
+    except (RuntimeError, ChannelError) as exc:  # a step failed: the message says which (with a log tail)
         print(f"error: {exc}", file=sys.stderr)
         if args.network_command == "up":
             print("(what did start keeps running: see `datachannels network status`; "

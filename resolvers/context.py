@@ -58,7 +58,7 @@ class RequestContext:
             query["where"] = where
         if after:
             query["after"] = after
-        answer = await self._load(channel, ("query", json.dumps(query, sort_keys=True, separators=(",", ":"))))
+        answer = await self._load(channel, engine.query_need(query))
         return Page(items=[payload_fields(cls, r, channel) for r in answer["records"]], next_cursor=answer["next"])
 
     async def _load(self, channel: str, need: engine.Need) -> Any:

@@ -218,6 +218,11 @@ def _query_need(kind: str, attributes: tuple[str, ...], where: tuple[tuple[str, 
         body["where"] = dict(where)
     if starts_with:
         body["startsWith"] = dict(starts_with)
+    return query_need(body)
+
+
+def query_need(body: dict[str, Any]) -> Need:
+    """A query as a need: canonical JSON, so equal queries in one request are one need."""
     return ("query", json.dumps(body, sort_keys=True, separators=(",", ":")))
 
 

@@ -15,6 +15,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import aclosing
+from dataclasses import dataclass
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, ClassVar
 
@@ -28,6 +30,7 @@ from .shim import (
     caller,
     canonical_json,
     parse_json_argument,
+    scan_range,
 )
 from .validation import SOURCE_SCHEMA, RecordSchema, validate
 
@@ -75,11 +78,13 @@ class ChannelContract(Contract):
         return who.msp_id in self._writers
 
     async def _get(self, ctx: Context, object_type: str, attributes: list[str]) -> dict[str, Any] | None:
+        text = await self._get_text(ctx, object_type, attributes)
+        return None if text is None else parse_json_argument("state", text)
+
+    async def _get_text(self, ctx: Context, object_type: str, attributes: list[str]) -> str | None:
         stub = ctx.get_stub()
         raw = await stub.get_state(stub.create_composite_key(object_type, attributes))
-        if not raw:
-            return None
-        return parse_json_argument("state", bytes(raw).decode())
+        return bytes(raw).decode() if raw else None
 
     async def _put(self, ctx: Context, object_type: str, attributes: list[str], value: Any) -> None:
         stub = ctx.get_stub()
@@ -87,14 +92,16 @@ class ChannelContract(Contract):
 
     async def _scan(self, ctx: Context, object_type: str, attributes: list[str]) -> list[tuple[str, dict[str, Any]]]:
         """All (state key, value) under a partial composite key, in key order."""
-        return [item async for item in self._iterate(ctx, object_type, attributes)]
+        async with aclosing(self._iterate(ctx, object_type, attributes)) as stored:
+            return [(key, parse_json_argument("state", text)) async for key, text in stored]
 
-    async def _iterate(self, ctx: Context, object_type: str, attributes: list[str],
-                       after: list[str] | None = None) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-        """(state key, value) under a partial composite key, in key order, starting after `after`'s attributes.
+    def _iterate(self, ctx: Context, object_type: str, attributes: list[str],
+                 after: list[str] | None = None) -> AsyncIterator[tuple[str, str]]:
+        """(state key, value text) under a partial composite key, in key order, starting after `after`'s attributes.
 
         A range query rather than the shim's partial-key query, so that a page starts at its cursor
         instead of at the beginning of the kind (each record read is a round trip to the peer on Fabric).
+        Values stay text: a read hands stored records on as they are, without decoding them.
         """
         stub = ctx.get_stub()
         prefix = stub.create_composite_key(object_type, attributes)
@@ -102,13 +109,7 @@ class ChannelContract(Contract):
         if after:
             # The smallest key after the cursor's: composite keys end in U+0000, so append one more.
             start = max(prefix, stub.create_composite_key(object_type, after) + "\x00")
-        iterator = await stub.get_state_by_range(start, prefix + "\U0010ffff")
-        try:
-            async for kv in iterator:
-                key = kv.key if isinstance(kv.key, str) else bytes(kv.key).decode()
-                yield key, parse_json_argument("state", bytes(kv.value).decode())
-        finally:
-            await iterator.aclose()
+        return scan_range(stub, start, prefix + "\U0010ffff")
 
 
 class SourceChannelContract(ChannelContract):
@@ -246,23 +247,22 @@ class SourceChannelContract(ChannelContract):
             try:
                 if include and isinstance(query, dict):
                     query = {"includeSuperseded": True, **query}
-                records, next_key = await self._page(ctx, who, query, superseded)
-                answers.append({"records": records, "next": next_key})
+                answers.append(_page_json(*await self._page(ctx, who, query, superseded)))
             except ContractError as refused:
-                answers.append({"error": {"code": refused.code, "message": refused.message}})
-        return canonical_json({"results": results, "queries": answers})
+                answers.append(canonical_json({"error": {"code": refused.code, "message": refused.message}}))
+        # Built by hand around the stored texts, in canonical_json's key order ("queries" < "results").
+        return f'{{"queries":[{",".join(answers)}],"results":[{",".join(results)}]}}'
 
     async def query(self, ctx: Context, request: str) -> str:
         """Browse one kind page by page: {"kind", "attributes", "where", "limit", "after"}."""
         who = caller(ctx)
         body = parse_json_argument("request", request)
-        records, next_key = await self._page(ctx, who, {"limit": 100, **body} if isinstance(body, dict) else body,
-                                             await self._superseded(ctx))
-        return canonical_json({"records": records, "next": next_key})
+        return _page_json(*await self._page(ctx, who, {"limit": 100, **body} if isinstance(body, dict) else body,
+                                            await self._superseded(ctx)))
 
     async def _page(
         self, ctx: Context, who: Caller, query: Any, superseded: dict[str, str]
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[_Stored], str | None]:
         """One query's records in key order, after `after`, at most `limit` (no limit: all)."""
         if not isinstance(query, dict):
             raise bad_input("each query must be a JSON object with kind and attributes")
@@ -282,9 +282,10 @@ class SourceChannelContract(ChannelContract):
                                         after_attributes, None if limit is None else limit + 1)
         if limit is None or len(records) <= limit:
             return records, None
-        return records[:limit], records[limit - 1]["key"]
+        return records[:limit], records[limit - 1].key
 
-    async def _read_key(self, ctx: Context, who: Caller, key: Any, superseded: dict[str, str]) -> dict[str, Any]:
+    async def _read_key(self, ctx: Context, who: Caller, key: Any, superseded: dict[str, str]) -> str:
+        """One key's answer as JSON text: {"key", "record"} or {"key", "error"}."""
         try:
             kind, attributes = split_record_key(key)
             schema = self.schemas.get(kind)
@@ -293,18 +294,19 @@ class SourceChannelContract(ChannelContract):
             if schema.audited and not self._is_writer(who) and attributes[0] != who.msp_id:
                 # Refused on the key alone, so the answer does not tell whether the record exists.
                 raise access_denied(f"{who.msp_id} may not read {key}: it is another customer's audited record")
-            record = await self._get(ctx, kind, attributes)
-            if record is None:
+            text = await self._get_text(ctx, kind, attributes)
+            if text is None:
                 raise ContractError("NOT_FOUND", f"no record {key}")
-            self._check_readable(who, schema, record)
+            if schema.audited:
+                self._check_readable(who, schema, parse_json_argument("state", text))
         except ContractError as refused:
-            return {"key": key, "error": {"code": refused.code, "message": refused.message}}
-        return {"key": key, "record": _with_supersession(record, superseded)}
+            return canonical_json({"key": key, "error": {"code": refused.code, "message": refused.message}})
+        return f'{{"key":{canonical_json(key)},"record":{_with_supersession(key, text, superseded)}}}'
 
     async def _run_query(
         self, ctx: Context, who: Caller, query: dict[str, Any], superseded: dict[str, str], include_superseded: bool,
         after: list[str] | None = None, stop_at: int | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[_Stored]:
         kind = query.get("kind")
         schema = self.schemas.get(kind) if isinstance(kind, str) else None
         if schema is None:
@@ -328,18 +330,23 @@ class SourceChannelContract(ChannelContract):
                                 f"allowed: {', '.join(schema.field_names())}")
         if not all(isinstance(v, str) for v in starts.values()):
             raise bad_input("startsWith values must be strings")
-        records: list[dict[str, Any]] = []
-        async for _, record in self._iterate(ctx, kind, attributes, after):
-            if stop_at is not None and len(records) >= stop_at:
-                break
-            payload = record["payload"]
-            if not include_superseded and record["key"] in superseded:
-                continue
-            if any(payload.get(name) != value for name, value in where.items()):
-                continue
-            if any(not str(payload.get(name, "")).startswith(prefix) for name, prefix in starts.items()):
-                continue
-            records.append(_with_supersession(record, superseded))
+        stub = ctx.get_stub()
+        records: list[_Stored] = []
+        # aclosing: a scan stopped early closes its iterator now, inside this transaction.
+        async with aclosing(self._iterate(ctx, kind, attributes, after)) as stored:
+            async for state_key, text in stored:
+                key = record_key(kind, stub.split_composite_key(state_key)[1])
+                if not include_superseded and key in superseded:
+                    continue
+                if where or starts:  # only then is the stored text decoded
+                    payload = parse_json_argument("state", text)["payload"]
+                    if any(payload.get(name) != value for name, value in where.items()):
+                        continue
+                    if any(not str(payload.get(name, "")).startswith(prefix) for name, prefix in starts.items()):
+                        continue
+                records.append(_Stored(key, _with_supersession(key, text, superseded)))
+                if stop_at is not None and len(records) >= stop_at:
+                    break  # before asking the peer for more
         return records
 
     def _check_readable(self, who: Caller, schema: RecordSchema, record: dict[str, Any]) -> None:
@@ -356,9 +363,25 @@ class SourceChannelContract(ChannelContract):
         return out
 
 
-def _with_supersession(record: dict[str, Any], superseded: dict[str, str]) -> dict[str, Any]:
-    by = superseded.get(record["key"])
-    return {**record, "supersededBy": by} if by else record
+@dataclass(frozen=True)
+class _Stored:
+    """A record as read: its key and its canonical JSON text, handed on without decoding."""
+
+    key: str
+    text: str
+
+
+def _with_supersession(key: str, text: str, superseded: dict[str, str]) -> str:
+    """The record's text, with `supersededBy` added when a correction replaced it."""
+    by = superseded.get(key)
+    if not by:
+        return text
+    return canonical_json({**parse_json_argument("state", text), "supersededBy": by})
+
+
+def _page_json(records: list[_Stored], next_key: str | None) -> str:
+    """A query's answer as canonical JSON text ("next" < "records")."""
+    return f'{{"next":{canonical_json(next_key)},"records":[{",".join(r.text for r in records)}]}}'
 
 
 __all__ = [

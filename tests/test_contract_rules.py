@@ -204,3 +204,27 @@ def test_a_footprint_line_without_its_source_is_refused(network):
     with pytest.raises(ChannelError) as refused:
         network.submit("footprint", acme, "publish", [json.dumps(document)])
     assert refused.value.code == "BAD_INPUT"
+
+
+def test_a_read_answer_is_canonical_json_though_records_are_passed_on_undecoded(network, put):
+    # The contract splices the stored record texts into its answer instead of re-encoding them;
+    # the answer must still be exactly what canonical_json gives, supersession and errors included.
+    from datachannels.chaincode.shim import canonical_json
+
+    put("utility", [CAMX, invoice("AcmeMSP", "A-1")])
+    correction = invoice("AcmeMSP", "A-1b", kwh=1100)
+    correction["supersedes"] = "invoice/AcmeMSP/A-1"
+    put("utility", [correction])
+    request = {
+        "keys": ["grid_rate/egrid_subregion/CAMX/2023", "invoice/AcmeMSP/A-1", "invoice/GlobexMSP/G-9", "grid_rate/x/y/1"],
+        "queries": [{"kind": "invoice"}, {"kind": "invoice", "includeSuperseded": True, "limit": 1},
+                    {"kind": "grid_rate", "where": {"region": "CAMX"}}, {"kind": "nothing"}],
+    }
+    raw = network.evaluate("utility", network.identities.signing_identity("acme"), "read", [json.dumps(request)])
+    answer = json.loads(raw)
+    assert raw.decode() == canonical_json(answer)
+    assert [r.get("error", {}).get("code") for r in answer["results"]] == [None, None, "ACCESS_DENIED", "NOT_FOUND"]
+    assert answer["results"][1]["record"]["supersededBy"] == "invoice/AcmeMSP/A-1b"
+    assert [len(q.get("records", ())) for q in answer["queries"]] == [1, 1, 1, 0]
+    assert answer["queries"][1]["next"] == "invoice/AcmeMSP/A-1"
+    assert answer["queries"][3]["error"]["code"] == "BAD_INPUT"

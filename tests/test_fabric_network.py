@@ -48,24 +48,36 @@ Message = chaincode_shim_pb2.ChaincodeMessage
 class FakePeer:
     """The peer's side of the shim stream: answers state requests, ERROR for the types in `refuse`."""
 
-    def __init__(self, handler: Handler, refuse: set[int]) -> None:
+    def __init__(self, handler: Handler, refuse: set[int], range_page: bytes = b"") -> None:
         self.handler = handler
         self.refuse = refuse
+        self.range_page = range_page  # the QueryResponse a range query gets
         self.requests: list[int] = []
 
     async def write(self, msg: chaincode_shim_pb2.ChaincodeMessage) -> None:
         self.requests.append(msg.type)
         if msg.type in self.refuse:
             reply = Message(type=Message.ERROR, payload=b"ledger unavailable", txid=msg.txid, channel_id=msg.channel_id)
-        else:  # an empty RESPONSE: "no such key" for GetState, "done" for PutState
+        elif msg.type == Message.GET_STATE_BY_RANGE and self._records_range(msg):
+            reply = Message(type=Message.RESPONSE, payload=self.range_page, txid=msg.txid, channel_id=msg.channel_id)
+        else:  # an empty RESPONSE: "no such key" for GetState, "done" for PutState, an empty range
             reply = Message(type=Message.RESPONSE, payload=b"", txid=msg.txid, channel_id=msg.channel_id)
         asyncio.get_running_loop().create_task(self.handler.handle_message_ready(reply))
 
+    @staticmethod
+    def _records_range(msg: chaincode_shim_pb2.ChaincodeMessage) -> bool:
+        """A range over records, not over the supersession index (which stays empty here)."""
+        return not chaincode_shim_pb2.GetStateByRange.FromString(msg.payload).startKey.startswith("\x00superseded_by\x00")
+
 
 def _run_transaction(
-    handler_class: type[Handler], function: str, argument: str, refuse: set[int]
+    handler_class: type[Handler], function: str, argument: str, refuse: set[int],
+    sent: list[int] | None = None, range_page: bytes = b"",
 ) -> tuple[int, str, bytes]:
-    """Run one utility-contract transaction as the auditor against a FakePeer; (status, message, payload)."""
+    """Run one utility-contract transaction as the auditor against a FakePeer; (status, message, payload).
+
+    `sent`, when given, receives the types of the messages the chaincode sent the peer.
+    """
     data_dir = Path(os.environ["DC_TEST_DATA_DIR"])
     auditor = IdentityStore(data_dir).signing_identity("auditor").identity
     proposal, tx_id = build_proposal(auditor, "utility", "utility", function, [argument])
@@ -74,12 +86,15 @@ def _run_transaction(
 
     async def run() -> tuple[int, str, bytes]:
         handler = handler_class("utility_1:test", chaincode)
-        handler.context = FakePeer(handler, refuse)
+        peer = FakePeer(handler, refuse, range_page)
+        handler.context = peer
         handler.msg_queue_handler = MsgQueueHandler(handler)
         handler.state = STATES.READY
         cc_input = chaincode_pb2.ChaincodeInput(args=[function.encode(), argument.encode()])
         stub = ChaincodeStub(handler, "utility", tx_id, cc_input, signed)
         response = await chaincode.invoke(stub)
+        if sent is not None:
+            sent.extend(peer.requests)
         return response.status, response.message, response.payload
 
     return asyncio.run(run())
@@ -112,10 +127,10 @@ def test_a_refused_read_fails_instead_of_returning_the_error_text_as_the_value(a
     assert status == 500
     assert "the peer refused GetState: ledger unavailable" in message
     # The package's own handler returns b"ledger unavailable" as the stored value, which the
-    # contract then reports as a bad record instead of a failed read.
+    # contract then hands on as the record: the read "succeeds" with the peer's error text in it.
     status, _, payload = _run_transaction(Handler, "read", request, {Message.GET_STATE})
     assert status == 200
-    assert json.loads(payload)["results"][0]["error"]["code"] == "BAD_INPUT"
+    assert '"record":ledger unavailable' in payload.decode()
 
 
 def test_a_refused_range_query_fails_the_transaction(auditor_data_dir: Path) -> None:
@@ -125,6 +140,47 @@ def test_a_refused_range_query_fails_the_transaction(auditor_data_dir: Path) -> 
 
     assert status == 500
     assert "the peer refused GetStateByRange" in message
+
+
+def _range_page(*, has_more: bool, records: list[dict]) -> bytes:
+    from fabric_protos.ledger.queryresult import kv_query_result_pb2
+
+    results = [
+        chaincode_shim_pb2.QueryResultBytes(resultBytes=kv_query_result_pb2.KV(
+            key="\x00grid_rate\x00egrid_subregion\x00" + r["payload"]["region"] + "\x00" + str(r["payload"]["year"]) + "\x00",
+            value=json.dumps({"key": "grid_rate/egrid_subregion/" + r["payload"]["region"] + "/" + str(r["payload"]["year"]),
+                              **r}).encode()).SerializeToString())
+        for r in records
+    ]
+    return chaincode_shim_pb2.QueryResponse(results=results, has_more=has_more, id="range-1").SerializeToString()
+
+
+def test_a_finished_range_is_not_closed_again(auditor_data_dir: Path) -> None:
+    # The peer drops an iterator once it has sent the last page (has_more false): the library's
+    # closing round trip after that costs both processes for nothing, so the contract skips it.
+    request = json.dumps({"queries": [{"kind": "grid_rate", "attributes": []}]})
+    sent: list[int] = []
+
+    status, message, payload = _run_transaction(CheckedHandler, "read", request, set(), sent,
+                                                _range_page(has_more=False, records=[CAMX]))
+
+    assert status == 200, message
+    assert [r["key"] for r in json.loads(payload)["queries"][0]["records"]] == ["grid_rate/egrid_subregion/CAMX/2023"]
+    assert sent == [Message.GET_STATE_BY_RANGE, Message.GET_STATE_BY_RANGE]  # supersession index, then the records
+
+
+def test_a_range_left_with_pages_to_come_is_closed(auditor_data_dir: Path) -> None:
+    # A page of one record with more to come on the peer: the contract stops at the limit and must close it.
+    request = json.dumps({"queries": [{"kind": "grid_rate", "attributes": [], "limit": 1}]})
+    second = {**CAMX, "payload": {**CAMX["payload"], "region": "ERCT"}}
+    sent: list[int] = []
+
+    status, message, payload = _run_transaction(CheckedHandler, "read", request, set(), sent,
+                                                _range_page(has_more=True, records=[CAMX, second]))
+
+    assert status == 200, message
+    assert json.loads(payload)["queries"][0]["next"] == "grid_rate/egrid_subregion/CAMX/2023"
+    assert sent == [Message.GET_STATE_BY_RANGE, Message.GET_STATE_BY_RANGE, Message.QUERY_STATE_CLOSE]
 
 
 def test_answered_requests_pass_through_the_checked_handler(auditor_data_dir: Path) -> None:

@@ -38,6 +38,14 @@ AUDITORS = ("AuditorsMSP",)
 MAX_BATCH = 2000
 MAX_QUERY_LIMIT = 1000
 SUPERSEDED_INDEX = "superseded_by"
+# What a query may hold.  where: payload field = value; startsWith: text field starts with;
+# matches: text field equal ignoring case and runs of white space (see fold_text).
+QUERY_FIELDS = ("kind", "attributes", "where", "startsWith", "matches", "limit", "after", "includeSuperseded")
+
+
+def fold_text(text: str) -> str:
+    """Text as `matches` compares it: case folded, white space runs made one space, ends trimmed."""
+    return " ".join(text.split()).casefold()
 
 
 def record_key(kind: str, attributes: Iterable[str]) -> str:
@@ -222,7 +230,7 @@ class SourceChannelContract(ChannelContract):
         """Many keys and many partial-key queries in one call.
 
         request: {"keys": ["kind/attr/…", …],
-                  "queries": [{"kind", "attributes", "where", "limit", "after"}, …]}
+                  "queries": [{"kind", "attributes", "where", "startsWith", "matches", "limit", "after"}, …]}
         Each key gets a record or an error of its own (NOT_FOUND, ACCESS_DENIED),
         so one unreadable key does not cost the others.
         """
@@ -254,7 +262,7 @@ class SourceChannelContract(ChannelContract):
         return f'{{"queries":[{",".join(answers)}],"results":[{",".join(results)}]}}'
 
     async def query(self, ctx: Context, request: str) -> str:
-        """Browse one kind page by page: {"kind", "attributes", "where", "limit", "after"}."""
+        """Browse one kind page by page: {"kind", "attributes", "where", "startsWith", "matches", "limit", "after"}."""
         who = caller(ctx)
         body = parse_json_argument("request", request)
         return _page_json(*await self._page(ctx, who, {"limit": 100, **body} if isinstance(body, dict) else body,
@@ -266,10 +274,9 @@ class SourceChannelContract(ChannelContract):
         """One query's records in key order, after `after`, at most `limit` (no limit: all)."""
         if not isinstance(query, dict):
             raise bad_input("each query must be a JSON object with kind and attributes")
-        unknown = sorted(set(query) - {"kind", "attributes", "where", "startsWith", "limit", "after", "includeSuperseded"})
+        unknown = sorted(set(query) - set(QUERY_FIELDS))
         if unknown:
-            raise bad_input(f"query has unknown field(s) {', '.join(unknown)}; "
-                            "allowed: kind, attributes, where, startsWith, limit, after, includeSuperseded")
+            raise bad_input(f"query has unknown field(s) {', '.join(unknown)}; allowed: {', '.join(QUERY_FIELDS)}")
         limit = query.get("limit")
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_QUERY_LIMIT):
             raise bad_input(f"limit must be an integer from 1 to {MAX_QUERY_LIMIT}")
@@ -321,15 +328,18 @@ class SourceChannelContract(ChannelContract):
             attributes = [who.msp_id, *attributes[1:]]
         where = query.get("where") or {}
         starts = query.get("startsWith") or {}
-        for label, condition in (("where", where), ("startsWith", starts)):
+        matches = query.get("matches") or {}
+        for label, condition in (("where", where), ("startsWith", starts), ("matches", matches)):
             if not isinstance(condition, dict):
                 raise bad_input(f"{label} must be a JSON object of payload field → value")
             unknown = sorted(set(condition) - set(schema.field_names()))
             if unknown:
                 raise bad_input(f"{label}: unknown field(s) {', '.join(unknown)} for {kind}; "
                                 f"allowed: {', '.join(schema.field_names())}")
-        if not all(isinstance(v, str) for v in starts.values()):
-            raise bad_input("startsWith values must be strings")
+        for label, condition in (("startsWith", starts), ("matches", matches)):
+            if not all(isinstance(v, str) for v in condition.values()):
+                raise bad_input(f"{label} values must be strings")
+        folded = {name: fold_text(text) for name, text in matches.items()}
         stub = ctx.get_stub()
         records: list[_Stored] = []
         # aclosing: a scan stopped early closes its iterator now, inside this transaction.
@@ -338,11 +348,14 @@ class SourceChannelContract(ChannelContract):
                 key = record_key(kind, stub.split_composite_key(state_key)[1])
                 if not include_superseded and key in superseded:
                     continue
-                if where or starts:  # only then is the stored text decoded
+                if where or starts or folded:  # only then is the stored text decoded
                     payload = parse_json_argument("state", text)["payload"]
                     if any(payload.get(name) != value for name, value in where.items()):
                         continue
                     if any(not str(payload.get(name, "")).startswith(prefix) for name, prefix in starts.items()):
+                        continue
+                    if any(not isinstance(payload.get(name), str) or fold_text(payload[name]) != value
+                           for name, value in folded.items()):
                         continue
                 records.append(_Stored(key, _with_supersession(key, text, superseded)))
                 if stop_at is not None and len(records) >= stop_at:

@@ -20,6 +20,7 @@ from . import engine
 from .loaders import ChannelLoaders, MissingCredentials
 
 MAX_PAGE = 500
+MAX_ROUNDS = 4  # of channel reads for one footprint: the narrow needs, then the rare wider ones
 
 
 class BadInput(Exception):
@@ -87,20 +88,30 @@ class RequestContext:
             wanted = engine.needs(request, owners)
         except engine.EngineError as error:
             raise bad_input_from(error) from None
-        channels = list(wanted)
-        fetched = await asyncio.gather(*(self.loaders.load_many(c, wanted[c]) for c in channels))
-        answers = {(c, need): result for c, results in zip(channels, fetched) for need, result in zip(wanted[c], results)}
+        answers: dict[tuple[str, engine.Need], Any] = {}
 
         def answer(channel: str, need: engine.Need) -> Any:
+            if (channel, need) not in answers:
+                raise engine.Unfetched(channel, need)
             result = answers[(channel, need)]
             if isinstance(result, BaseException):
                 raise result
             return result["records"] if need[0] == "query" else result
 
-        try:
-            return engine.compute(request, answer, owners)
-        except engine.EngineError as error:
-            raise bad_input_from(error) from None
+        # The narrow needs first, all channels at once; a wider one only when a narrow one missed
+        # (a fallback or the close matches of a bad input), so rarely more than one round.
+        for _ in range(MAX_ROUNDS):
+            channels = list(wanted)
+            fetched = await asyncio.gather(*(self.loaders.load_many(c, wanted[c]) for c in channels))
+            answers.update({(c, need): result for c, results in zip(channels, fetched)
+                            for need, result in zip(wanted[c], results)})
+            try:
+                return engine.compute(request, answer, owners)
+            except engine.EngineError as error:
+                raise bad_input_from(error) from None
+            except engine.Unfetched as more:
+                wanted = {more.channel: [more.need]}
+        raise RuntimeError(f"the footprint still needed more records after {MAX_ROUNDS} rounds of reads")
 
     async def publish_footprint(self, request: engine.FootprintRequest) -> tuple[engine.Footprint, dict[str, Any], Any]:
         footprint = await self.compute_footprint(request)

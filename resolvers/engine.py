@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -205,19 +206,21 @@ Need = tuple[str, str]
 
 
 def _query(kind: str, attributes: Iterable[str] = (), where: dict[str, Any] | None = None,
-           starts_with: dict[str, str] | None = None) -> Need:
+           starts_with: dict[str, str] | None = None, matches: dict[str, str] | None = None) -> Need:
     return _query_need(kind, tuple(attributes), tuple(sorted((where or {}).items())),
-                       tuple(sorted((starts_with or {}).items())))
+                       tuple(sorted((starts_with or {}).items())), tuple(sorted((matches or {}).items())))
 
 
 @lru_cache(maxsize=4096)
 def _query_need(kind: str, attributes: tuple[str, ...], where: tuple[tuple[str, Any], ...],
-                starts_with: tuple[tuple[str, str], ...]) -> Need:
+                starts_with: tuple[tuple[str, str], ...], matches: tuple[tuple[str, str], ...] = ()) -> Need:
     body: dict[str, Any] = {"kind": kind, "attributes": list(attributes)}
     if where:
         body["where"] = dict(where)
     if starts_with:
         body["startsWith"] = dict(starts_with)
+    if matches:
+        body["matches"] = dict(matches)
     return query_need(body)
 
 
@@ -261,16 +264,16 @@ def needs(request: FootprintRequest, owners: dict[str, str] | None = None) -> di
             add("utility", _query("grid_rate", ["eu_country", e.country.strip().upper()]))
     for f in request.freight:
         if f.mode in FREIGHT_MODES and f.mode != "inland_waterway":
-            add("shipping", _query("freight_factor", [f.mode]))
+            add("shipping", _freight_need(f))
     for fl in request.flights:
-        add("airline", _query("flight_factor"))
-        break
+        band = _flight_band(fl)
+        if band is not None:  # otherwise compute() refuses the flight before it asks for a factor
+            add("airline", _flight_need(band))
     for p in request.purchases:
         if p.naics:
             add("commodity", ("key", _spend_key(p.naics)))
-            add("commodity", _naics_neighbours(p.naics))
         elif p.commodity:
-            add("commodity", _query("material_factor"))
+            add("commodity", _material_need(p.commodity))
     for u in request.upstream:
         add("footprint", ("id", u.footprint_id))
     if request.from_channels:
@@ -283,6 +286,21 @@ def needs(request: FootprintRequest, owners: dict[str, str] | None = None) -> di
 
 # What the resolvers hand back: the answer to a need (records, or a ChannelError raised).
 Answer = Callable[[str, Need], Any]
+
+
+class Unfetched(LookupError):
+    """Raised by an answer function for a need that `needs()` did not list.
+
+    `needs()` asks for the narrowest records that serve a well-formed request (the one
+    vehicle, haul band, NAICS key or material); only when those miss does `compute()`
+    ask for a wider need (a mode's vehicles, a subsector's codes) to find a fallback
+    or name the close matches.  The caller fetches that need and calls `compute()` again.
+    """
+
+    def __init__(self, channel: str, need: Need) -> None:
+        super().__init__(f"{channel}: {need[1]}")
+        self.channel = channel
+        self.need = need
 
 
 class _Memo:
@@ -502,7 +520,6 @@ def _freight(i: int, f: FreightActivity, answer: Answer, memo: _Memo) -> Line:
     if f.mode == "inland_waterway":
         raise EngineError(f"{path}.mode", "DESNZ 2023 publishes no inland-waterway freight factor; "
                                           "none is on the shipping channel (methodology §2)")
-    records = answer("shipping", _query("freight_factor", [f.mode]))
     vehicle = f.vehicle
     if vehicle is None:
         if f.mode == "air":
@@ -513,7 +530,7 @@ def _freight(i: int, f: FreightActivity, answer: Answer, memo: _Memo) -> Line:
         else:
             vehicle = DEFAULT_VEHICLE[f.mode]
     record = memo.get(("freight", f.mode, _norm(vehicle), f.vehicle_class, f.radiative_forcing),
-                      lambda: _pick_freight_factor(path, f, vehicle, records))
+                      lambda: _pick_freight_factor(path, f, vehicle, answer))
     p = record["payload"]
     tkm = tonnes * km
     ttw = tkm * p["ttw_kg_co2e"]
@@ -563,9 +580,19 @@ def _freight_distance(path: str, f: FreightActivity) -> tuple[float, str, tuple[
         raise EngineError(f"{path}.{field_name}", f"{exc}{hint}") from None
 
 
-def _pick_freight_factor(path: str, f: FreightActivity, vehicle: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+def _freight_need(f: FreightActivity) -> Need:
+    """The vehicle's rows when the request names it (or the mode has a default); else the mode's."""
+    vehicle = f.vehicle if f.vehicle is not None else DEFAULT_VEHICLE.get(f.mode)
+    if vehicle is None or not vehicle.strip():
+        return _query("freight_factor", [f.mode])
+    return _query("freight_factor", [f.mode], matches={"vehicle": vehicle})
+
+
+def _pick_freight_factor(path: str, f: FreightActivity, vehicle: str, answer: Answer) -> dict[str, Any]:
+    records = answer("shipping", _freight_need(f))
     matching = [r for r in records if _norm(r["payload"]["vehicle"]) == _norm(vehicle)]
     if not matching:
+        records = answer("shipping", _query("freight_factor", [f.mode]))  # every vehicle: the close matches
         names = sorted({r["payload"]["vehicle"].strip() for r in records})
         close = geo.close_matches(vehicle, names) or names[:8]
         raise EngineError(f"{path}.vehicle", f"{vehicle!r} is not a DESNZ {f.mode} vehicle; close matches: {', '.join(close)}")
@@ -618,7 +645,7 @@ def _flight(i: int, fl: FlightActivity, answer: Answer, memo: _Memo) -> Line:
     km = geo.great_circle_km(a["lat"], a["lon"], b["lat"], b["lon"])
     haul = haul_band(a, b, km)
     by_class = memo.get(("flights", haul, fl.radiative_forcing), lambda: {
-        r["payload"]["cabin_class"]: r for r in answer("airline", _query("flight_factor"))
+        r["payload"]["cabin_class"]: r for r in answer("airline", _flight_need(haul))
         if r["payload"]["haul"] == haul and r["payload"]["radiative_forcing"] == fl.radiative_forcing})
     applied = fl.cabin_class
     record = by_class.get(applied)
@@ -675,11 +702,16 @@ def _purchase(i: int, pu: PurchaseActivity, answer: Answer, memo: _Memo) -> Line
         if pu.tonnes is None or pu.amount_usd is not None:
             raise EngineError(path, "a purchase by commodity needs tonnes (and no amountUsd): DESNZ material factors are per tonne")
         tonnes = _positive(pu.tonnes, f"{path}.tonnes")
-        materials = answer("commodity", _query("material_factor"))
         wanted, production = _norm(pu.commodity), _norm(pu.production or DEFAULT_PRODUCTION)
-        same = memo.get(("material", wanted), lambda: [
-            r for r in materials if _norm(r["payload"]["material"]) == wanted or r["attributes"][0] == wanted.replace(" ", "_")])
+
+        def named(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [r for r in records
+                    if _norm(r["payload"]["material"]) == wanted or r["attributes"][0] == wanted.replace(" ", "_")]
+
+        same = memo.get(("material", wanted), lambda: named(answer("commodity", _material_need(pu.commodity)))
+                        or named(answer("commodity", _query("material_factor"))))  # then by name, among all
         if not same:
+            materials = answer("commodity", _query("material_factor"))
             names = sorted({r["payload"]["material"] for r in materials})
             close = geo.close_matches(pu.commodity, names) or [n for n in names if wanted.split(":")[0] in _norm(n)][:8]
             raise EngineError(f"{path}.commodity", f"{pu.commodity!r} is not a DESNZ material; close matches: {', '.join(close) or 'none'}")
@@ -702,6 +734,29 @@ def _purchase(i: int, pu: PurchaseActivity, answer: Answer, memo: _Memo) -> Line
 def _spend_key(naics: str) -> str:
     code = naics.strip()
     return f"spend_factor/{code[:3]}/{code}"
+
+
+def _flight_band(fl: FlightActivity) -> str | None:
+    """The DESNZ haul band of a flight, or None when its airports are not known (compute() says why)."""
+    try:
+        a, b = geo.airport(fl.origin), geo.airport(fl.destination)
+    except geo.PlaceError:
+        return None
+    return haul_band(a, b, geo.great_circle_km(a["lat"], a["lon"], b["lat"], b["lon"]))
+
+
+def _flight_need(band: str) -> Need:
+    """Every cabin class of one haul band (the fallbacks for unpublished classes are among them)."""
+    return _query("flight_factor", [band])
+
+
+def _material_need(commodity: str) -> Need:
+    """The rows whose key is the material's slug; compute() widens to every material when none is."""
+    return _query("material_factor", [_slug(commodity) or "-"])
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
 def _naics_neighbours(naics: str) -> Need:

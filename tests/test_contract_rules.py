@@ -228,3 +228,20 @@ def test_a_read_answer_is_canonical_json_though_records_are_passed_on_undecoded(
     assert [len(q.get("records", ())) for q in answer["queries"]] == [1, 1, 1, 0]
     assert answer["queries"][1]["next"] == "invoice/AcmeMSP/A-1"
     assert answer["queries"][3]["error"]["code"] == "BAD_INPUT"
+
+
+def test_matches_compares_text_ignoring_case_and_spacing(put, read):
+    second = copy.deepcopy(CAMX)
+    second["payload"].update(region="ERCT", region_name="ERCOT  All")
+    put("utility", [CAMX, second])
+
+    def keys(condition: dict) -> list[str]:
+        answer = read("utility", "acme", {"queries": [{"kind": "grid_rate", "matches": condition}]})["queries"][0]
+        return [r["key"] for r in answer["records"]] if "records" in answer else answer["error"]["code"]
+
+    assert keys({"region_name": "  ercot all "}) == ["grid_rate/egrid_subregion/ERCT/2023"]
+    assert keys({"region_name": "wecc california", "region": "camx"}) == ["grid_rate/egrid_subregion/CAMX/2023"]
+    assert keys({"region_name": "ercot"}) == []  # whole text, not a part of it
+    assert keys({"year": "2023"}) == []  # a number never matches text
+    assert keys({"year": 2023}) == "BAD_INPUT"
+    assert keys({"colour": "red"}) == "BAD_INPUT"

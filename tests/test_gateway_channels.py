@@ -177,3 +177,26 @@ def test_your_own_records_means_your_organisations_even_for_the_auditor(client, 
     assert invoices["data"]["utility"]["invoices"]["items"] == []
     acme = graphql(client, query, wallet_for(data_dir, "acme"), {"i": {"fromChannels": True}})
     assert acme["data"]["footprint"]["lines"] and all("(audited)" in line["activity"] for line in acme["data"]["footprint"]["lines"])
+
+
+def test_a_footprint_reads_only_the_rows_it_needs_and_widens_only_on_a_miss(client, data_dir, monkeypatch):
+    from datachannels.resolvers import engine
+
+    request = engine.FootprintRequest(
+        freight=(engine.FreightActivity("sea", tonnes=5, km=100, vehicle="container ship"),),
+        flights=(engine.FlightActivity("LHR", "JFK", "economy"),),
+        purchases=(engine.PurchaseActivity(amount_usd=1000, naics="331110"),),
+    )
+    wanted = engine.needs(request)
+    assert wanted["shipping"] == [engine.query_need({"kind": "freight_factor", "attributes": ["sea"],
+                                                     "matches": {"vehicle": "container ship"}})]
+    assert wanted["airline"] == [engine.query_need({"kind": "flight_factor", "attributes": ["long_haul"]})]
+    assert wanted["commodity"] == [("key", "spend_factor/331/331110")]  # its subsector only on a miss
+
+    query = "query($i: FootprintInput!) { footprint(input: $i) { totalKgCO2e } }"
+    wallet = wallet_for(data_dir, "acme")
+    before = connector_calls(client)
+    [error] = graphql(client, query, wallet, {"i": {"freight": [{"mode": "SEA", "tonnes": 1, "km": 1, "vehicle": "containr ship"}]}})["errors"]
+    assert "Container ship" in error["message"]  # the close matches come from the mode's every vehicle
+    after = connector_calls(client)
+    assert after[("shipping", "evaluate")] - before.get(("shipping", "evaluate"), 0) == 2  # the vehicle, then the mode

@@ -75,10 +75,16 @@ def parse_wallet(header: str | None, known_channels: Iterable[str]) -> Wallet:
         raise WalletError("must be a JSON object mapping channel names to credentials")
     channels = set(known_channels)
     credentials: dict[str, SigningIdentity] = {}
+    # A wallet usually gives one identity for every channel: each distinct entry is parsed
+    # once.  This lives for this call only; nothing parsed here outlives the request.
+    parsed: dict[str, SigningIdentity] = {}
     for channel, entry in body.items():
         if channel not in channels:
             raise WalletError(f"unknown channel; channels are {', '.join(sorted(channels))}", channel)
-        credentials[channel] = _credential(channel, entry)
+        same = json.dumps(entry, sort_keys=True)
+        if same not in parsed:
+            parsed[same] = _credential(channel, entry)
+        credentials[channel] = parsed[same]
     return Wallet(credentials)
 
 

@@ -10,6 +10,8 @@ import pytest
 
 from datachannels.channel_connectors.identities import IdentityStore
 from datachannels.channel_connectors.msp import new_private_key, private_key_pem
+from datachannels.chaincode import CHANNELS
+from datachannels.gateway.wallet import WalletError, encode_wallet, parse_wallet
 from tests.conftest import graphql, wallet_for
 
 
@@ -104,3 +106,14 @@ def test_a_key_on_an_unsupported_curve_is_a_400_not_a_crash(client, data_dir):
     assert response.status_code == 400
     assert "private key" in response.json()["errors"][0]["message"]
     assert generated.splitlines()[1] not in response.text
+
+
+def test_one_identity_given_for_every_channel_is_parsed_once_and_a_bad_one_still_named(data_dir):
+    msp, cert, key = IdentityStore(data_dir).pem_pair("acme")
+    wallet = parse_wallet(encode_wallet({c: (msp, cert, key) for c in CHANNELS}), CHANNELS)
+    assert len({id(wallet.credential(c)) for c in CHANNELS}) == 1
+    other_msp, other_cert, _ = IdentityStore(data_dir).pem_pair("globex")
+    mixed = encode_wallet({"utility": (msp, cert, key), "airline": (other_msp, other_cert, key)})
+    with pytest.raises(WalletError) as refused:
+        parse_wallet(mixed, CHANNELS)
+    assert "'airline'" in str(refused.value) and "does not match" in str(refused.value)

@@ -113,6 +113,9 @@ def _orderer_org(layout: Layout) -> dict[str, Any]:
     }
 
 
+RAFT_SNAPSHOT_INTERVAL = "1 KB"
+
+
 def _orderer_section(layout: Layout) -> dict[str, Any]:
     tls = layout.node_dir(OPERATOR_MSP, ORDERER_NAME) / "tls" / "server.crt"
     return {
@@ -123,6 +126,10 @@ def _orderer_section(layout: Layout) -> dict[str, Any]:
             "Consenters": [
                 {"Host": HOST, "Port": layout.orderer_port, "ClientTLSCert": str(tls), "ServerTLSCert": str(tls)}
             ],
+            # A Raft snapshot after every block: a restarted orderer then starts from the snapshot
+            # and never replays the channel's first configuration change from its WAL, the step
+            # that can deadlock this Fabric build (issue #4199; see network/local.py).
+            "Options": {"SnapshotIntervalSize": RAFT_SNAPSHOT_INTERVAL},
         },
         "Organizations": [_orderer_org(layout)],
         "Policies": {

@@ -190,6 +190,20 @@ def _up(layout: Layout, install: FabricInstall, started_at: float, progress: Pro
     if _start_orderer(layout, install, table, progress):
         started.append(ORDERER_NAME)
     _join_orderer(tools, progress)
+    for attempt in range(ORDERER_RESTARTS + 1):
+        stuck = _wait_for_raft_leaders(layout, LEADER_WAIT_S if attempt < ORDERER_RESTARTS else 60.0)
+        if not stuck:
+            break
+        if attempt == ORDERER_RESTARTS:
+            raise ProcessError(f"the orderer elected no Raft leader for {', '.join(stuck)} "
+                               f"after {ORDERER_RESTARTS} restarts; see {layout.log_dir / (ORDERER_NAME + '.log')}")
+        # Fabric issue #4199: replaying a Raft configuration change from the WAL at start-up can
+        # deadlock a channel (its run loop and its node wait on each other), and this Fabric
+        # build predates the fix.  It strikes at random, so a restart clears it.
+        progress(f"  no Raft leader for {', '.join(stuck)} after {LEADER_WAIT_S:.0f} s "
+                 "(Fabric issue #4199, a start-up deadlock); restarting the orderer")
+        table.stop(ORDERER_NAME)
+        _start_orderer(layout, install, table, progress)
 
     _step(progress, "peers" if len(layout.peers) > 1 else "peer")
     for peer in layout.peers:
@@ -337,11 +351,18 @@ def _join_orderer(tools: FabricTools, progress: Progress) -> None:
             tools.osnadmin(["channel", "join", "--channelID", channel, "--config-block",
                             str(tools.layout.channel_block(channel))], f"joining the orderer to {channel}", retries=3)
             progress(f"  orderer joined channel {channel}")
-    _wait_for_raft_leaders(tools.layout, progress)
 
 
-def _wait_for_raft_leaders(layout: Layout, progress: Progress, timeout: float = 60.0) -> None:
-    """Until every channel's Raft has elected its leader the orderer refuses transactions (UNAVAILABLE)."""
+# A restarted orderer elects its leaders within about 10 s here (election timeout plus jitter).
+LEADER_WAIT_S = 30.0
+ORDERER_RESTARTS = 2
+
+
+def _wait_for_raft_leaders(layout: Layout, timeout: float) -> list[str]:
+    """Until every channel's Raft has elected its leader the orderer refuses transactions (UNAVAILABLE).
+
+    Returns the channels still without a leader when `timeout` ran out (none: all is well).
+    """
     import re
     import urllib.request
 
@@ -356,10 +377,8 @@ def _wait_for_raft_leaders(layout: Layout, progress: Progress, timeout: float = 
             waiting = set(CHANNELS) - leaders
         except OSError:
             pass
-        if not waiting:
-            return
-        if time.monotonic() > deadline:
-            raise ProcessError(f"the orderer elected no Raft leader for {', '.join(sorted(waiting))} within {timeout:.0f} s")
+        if not waiting or time.monotonic() > deadline:
+            return sorted(waiting)
         time.sleep(0.2)
 
 

@@ -265,10 +265,13 @@ def needs(request: FootprintRequest, owners: dict[str, str] | None = None) -> di
     for f in request.freight:
         if f.mode in FREIGHT_MODES and f.mode != "inland_waterway":
             add("shipping", _freight_need(f))
+    bands: dict[tuple[str, str], str | None] = {}
     for fl in request.flights:
-        band = _flight_band(fl)
-        if band is not None:  # otherwise compute() refuses the flight before it asks for a factor
-            add("airline", _flight_need(band))
+        route = (fl.origin, fl.destination)
+        if route not in bands:
+            bands[route] = _flight_band(fl)
+        if bands[route] is not None:  # otherwise compute() refuses the flight before it asks for a factor
+            add("airline", _flight_need(bands[route]))
     for p in request.purchases:
         if p.naics:
             add("commodity", ("key", _spend_key(p.naics)))
@@ -737,10 +740,10 @@ def _spend_key(naics: str) -> str:
 
 
 def _flight_band(fl: FlightActivity) -> str | None:
-    """The DESNZ haul band of a flight, or None when its airports are not known (compute() says why)."""
-    try:
-        a, b = geo.airport(fl.origin), geo.airport(fl.destination)
-    except geo.PlaceError:
+    """The DESNZ haul band of a flight, or None when an airport is not known (compute() then says
+    which, with close matches, for the first such flight only: those are costly to find)."""
+    a, b = geo.find_airport(fl.origin), geo.find_airport(fl.destination)
+    if a is None or b is None:
         return None
     return haul_band(a, b, geo.great_circle_km(a["lat"], a["lon"], b["lat"], b["lon"]))
 

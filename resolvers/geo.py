@@ -48,10 +48,15 @@ def _ports() -> dict[str, tuple[float, float]]:
     return ports
 
 
+def find_airport(code: str) -> dict[str, Any] | None:
+    """The airport of an IATA code, or None; cheap, unlike airport()'s close matches for a miss."""
+    return _airports().get(code.strip().upper())
+
+
 def airport(code: str) -> dict[str, Any]:
-    code = code.strip().upper()
-    found = _airports().get(code)
+    found = find_airport(code)
     if found is None:
+        code = code.strip().upper()
         raise PlaceError(f"unknown IATA airport code {code!r}", close_matches(code, _airports()))
     return found
 

@@ -200,3 +200,17 @@ def test_a_footprint_reads_only_the_rows_it_needs_and_widens_only_on_a_miss(clie
     assert "Container ship" in error["message"]  # the close matches come from the mode's every vehicle
     after = connector_calls(client)
     assert after[("shipping", "evaluate")] - before.get(("shipping", "evaluate"), 0) == 2  # the vehicle, then the mode
+
+
+def test_working_out_the_needs_of_unknown_airports_looks_for_no_close_matches(monkeypatch):
+    # needs() runs before compute() refuses the first unknown airport; it must not look for
+    # close matches (a scan of every airport name, ~10 ms) once per flight of a large request.
+    from datachannels.resolvers import engine, geo
+
+    def scan(*args, **kwargs):
+        raise AssertionError("needs() looked for close matches")
+
+    monkeypatch.setattr(geo, "close_matches", scan)
+    flights = tuple(engine.FlightActivity(f"Q{i % 26:02d}", "JFK", "economy") for i in range(200))
+    wanted = engine.needs(engine.FootprintRequest(flights=(*flights, engine.FlightActivity("LHR", "JFK", "economy"))))
+    assert wanted["airline"] == [engine.query_need({"kind": "flight_factor", "attributes": ["long_haul"]})]

@@ -145,7 +145,7 @@ async def _measure(data_dir: Path, rounds: int) -> None:
         await timed(samples["four"], gateway(four))
 
     # CPU of every process per four-channel footprint, in a run of its own.
-    pids = {p.name: p.pid for p in network_status(data_dir).processes if p.pid is not None}
+    pids = {p.name: p.pid for p in network_status(data_dir).processes if p.running and p.pid is not None}
     cpu_rounds = max(rounds, 50)
     before, mine = _process_cpu(pids), time.process_time()
     for _ in range(cpu_rounds):

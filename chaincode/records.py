@@ -92,7 +92,7 @@ class ChannelContract(Contract):
     async def _get_text(self, ctx: Context, object_type: str, attributes: list[str]) -> str | None:
         stub = ctx.get_stub()
         raw = await stub.get_state(stub.create_composite_key(object_type, attributes))
-        return bytes(raw).decode() if raw else None
+        return stored_object(bytes(raw).decode()) if raw else None
 
     async def _put(self, ctx: Context, object_type: str, attributes: list[str], value: Any) -> None:
         stub = ctx.get_stub()
@@ -117,7 +117,7 @@ class ChannelContract(Contract):
         if after:
             # The smallest key after the cursor's: composite keys end in U+0000, so append one more.
             start = max(prefix, stub.create_composite_key(object_type, after) + "\x00")
-        return scan_range(stub, start, prefix + "\U0010ffff")
+        return _checked(scan_range(stub, start, prefix + "\U0010ffff"))
 
 
 class SourceChannelContract(ChannelContract):
@@ -374,6 +374,23 @@ class SourceChannelContract(ChannelContract):
             _, parts = stub.split_composite_key(state_key)
             out[record_key(parts[0], parts[1:])] = value["by"]
         return out
+
+
+def stored_object(text: str) -> str:
+    """A stored value that is handed on undecoded must at least be a JSON object's text.
+
+    Every value a contract writes is one (canonical_json of a dict); anything else is not ours
+    (or a peer's error text the shim passed as a value) and must not be spliced into an answer.
+    """
+    if not (text.startswith("{") and text.endswith("}")):
+        raise bad_input(f"a stored value is not a record: {text[:40]!r}")
+    return text
+
+
+async def _checked(items: AsyncIterator[tuple[str, str]]) -> AsyncIterator[tuple[str, str]]:
+    async with aclosing(items) as scanned:
+        async for key, text in scanned:
+            yield key, stored_object(text)
 
 
 @dataclass(frozen=True)

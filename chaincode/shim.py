@@ -133,7 +133,7 @@ async def scan_range(stub: Any, start: str, end: str) -> AsyncIterator[tuple[str
     iterator = await stub.get_state_by_range(start, end)
     try:
         while True:
-            if _peer_finished(iterator) and not iterator._buffer:
+            if _peer_finished(iterator) and getattr(iterator, "_buffer", None) == []:
                 return
             try:
                 kv = await iterator.__anext__()
@@ -149,7 +149,11 @@ async def scan_range(stub: Any, start: str, end: str) -> AsyncIterator[tuple[str
 
 
 def _peer_finished(iterator: Any) -> bool:
-    """True when the library's iterator holds the peer's last page (the embedded stub's never says)."""
+    """True when the library's iterator holds the peer's last page (the embedded stub's never says).
+
+    Reads the iterator's private state (fabric-chaincode-python 2.5.4); should a release rename
+    it, this is False and the library closes its iterators as it always did.
+    """
     return getattr(iterator, "_has_more", True) is False and hasattr(iterator, "_closed")
 
 

@@ -203,7 +203,8 @@ def _up(layout: Layout, install: FabricInstall, started_at: float, progress: Pro
         progress(f"  no Raft leader for {', '.join(stuck)} after {LEADER_WAIT_S:.0f} s "
                  "(Fabric issue #4199, a start-up deadlock); restarting the orderer")
         table.stop(ORDERER_NAME)
-        _start_orderer(layout, install, table, progress)
+        if _start_orderer(layout, install, table, progress) and ORDERER_NAME not in started:
+            started.append(ORDERER_NAME)
 
     _step(progress, "peers" if len(layout.peers) > 1 else "peer")
     for peer in layout.peers:

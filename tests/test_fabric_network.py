@@ -127,10 +127,10 @@ def test_a_refused_read_fails_instead_of_returning_the_error_text_as_the_value(a
     assert status == 500
     assert "the peer refused GetState: ledger unavailable" in message
     # The package's own handler returns b"ledger unavailable" as the stored value, which the
-    # contract then hands on as the record: the read "succeeds" with the peer's error text in it.
+    # contract then refuses as a bad record instead of reporting a failed read.
     status, _, payload = _run_transaction(Handler, "read", request, {Message.GET_STATE})
     assert status == 200
-    assert '"record":ledger unavailable' in payload.decode()
+    assert json.loads(payload)["results"][0]["error"]["code"] == "BAD_INPUT"
 
 
 def test_a_refused_range_query_fails_the_transaction(auditor_data_dir: Path) -> None:

@@ -15,9 +15,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator, Iterable
 from contextlib import aclosing
 from dataclasses import dataclass
-from collections.abc import AsyncIterator, Iterable
 from typing import Any, ClassVar
 
 from .shim import (

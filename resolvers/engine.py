@@ -508,6 +508,7 @@ _AIR_FREIGHT_VEHICLE = {
 
 @lru_cache(maxsize=8192)
 def _norm(text: str | None) -> str:
+    """Names as the engine compares them: the contract's `matches` folds text alike (fold_text)."""
     return " ".join((text or "").split()).casefold()
 
 
@@ -649,7 +650,7 @@ def _flight(i: int, fl: FlightActivity, answer: Answer, memo: _Memo) -> Line:
     haul = haul_band(a, b, km)
     by_class = memo.get(("flights", haul, fl.radiative_forcing), lambda: {
         r["payload"]["cabin_class"]: r for r in answer("airline", _flight_need(haul))
-        if r["payload"]["haul"] == haul and r["payload"]["radiative_forcing"] == fl.radiative_forcing})
+        if r["payload"]["radiative_forcing"] == fl.radiative_forcing})
     applied = fl.cabin_class
     record = by_class.get(applied)
     if record is None and (haul, fl.cabin_class) in CABIN_FALLBACK:
@@ -759,6 +760,8 @@ def _material_need(commodity: str) -> Need:
 
 
 def _slug(text: str) -> str:
+    """The contract's key slug (chaincode.validation.slug, not imported: the engine stays free of
+    the chaincode library; a test keeps the two alike)."""
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 

@@ -214,3 +214,15 @@ def test_working_out_the_needs_of_unknown_airports_looks_for_no_close_matches(mo
     flights = tuple(engine.FlightActivity(f"Q{i % 26:02d}", "JFK", "economy") for i in range(200))
     wanted = engine.needs(engine.FootprintRequest(flights=(*flights, engine.FlightActivity("LHR", "JFK", "economy"))))
     assert wanted["airline"] == [engine.query_need({"kind": "flight_factor", "attributes": ["long_haul"]})]
+
+
+def test_the_engine_derives_keys_and_compares_names_as_the_contracts_do():
+    # The engine keeps its own copies so it need not import the chaincode library; a narrow read
+    # built with a copy that drifted would miss and fall back to the wide one.
+    from datachannels.chaincode.records import fold_text
+    from datachannels.chaincode.validation import slug
+    from datachannels.resolvers import engine
+
+    for text in ("Plastics: PET (incl. forming)", "  Container   ship ", "Aluminium cans and foil", "ÉTÉ ß", "a--b__c"):
+        assert engine._slug(text) == slug(text)
+        assert engine._norm(text) == fold_text(text)

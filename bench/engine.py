@@ -31,14 +31,32 @@ def _request(lines: int) -> engine.FootprintRequest:
     regions = ["CAMX", "ERCT", "NYUP", "SRMW", "RFCE", "US"]
     routes = [("LHR", "JFK"), ("LHR", "CDG"), ("SFO", "NRT"), ("LHR", "EDI"), ("FRA", "SIN")]
     return engine.FootprintRequest(
-        electricity=tuple(engine.ElectricityActivity(100.0 + i, grid_region=regions[i % 6]) for i in range(quarter)),
-        freight=tuple(engine.FreightActivity(["road", "rail", "sea"][i % 3], tonnes=1.0 + i % 50, km=100.0 + i)
-                      for i in range(quarter)),
-        flights=tuple(engine.FlightActivity(*routes[i % 5], cabin_class=["average", "economy", "business"][i % 3])
-                      for i in range(quarter)),
-        purchases=tuple(engine.PurchaseActivity(amount_usd=1000.0 + i, naics=["331110", "484121", "211130"][i % 3])
-                        if i % 2 else engine.PurchaseActivity(tonnes=1.0 + i % 9, commodity="Plastics: PET (incl. forming)")
-                        for i in range(lines - 3 * quarter)),
+        electricity=tuple(
+            engine.ElectricityActivity(100.0 + i, grid_region=regions[i % 6])
+            for i in range(quarter)
+        ),
+        freight=tuple(
+            engine.FreightActivity(
+                ["road", "rail", "sea"][i % 3], tonnes=1.0 + i % 50, km=100.0 + i
+            )
+            for i in range(quarter)
+        ),
+        flights=tuple(
+            engine.FlightActivity(
+                *routes[i % 5], cabin_class=["average", "economy", "business"][i % 3]
+            )
+            for i in range(quarter)
+        ),
+        purchases=tuple(
+            engine.PurchaseActivity(
+                amount_usd=1000.0 + i, naics=["331110", "484121", "211130"][i % 3]
+            )
+            if i % 2
+            else engine.PurchaseActivity(
+                tonnes=1.0 + i % 9, commodity="Plastics: PET (incl. forming)"
+            )
+            for i in range(lines - 3 * quarter)
+        ),
     )
 
 
@@ -61,16 +79,22 @@ def main() -> None:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
     answer = _answer_from_records()
     small, big = _request(args.lines // 10), _request(args.lines)
-    geo.airport_distance_km("LHR", "JFK")  # load the airport table outside the timing, as a warm server has it
+    geo.airport_distance_km(
+        "LHR", "JFK"
+    )  # load the airport table outside the timing, as a warm server has it
     engine.compute(small, answer)  # warm the answers and caches
     engine.compute(big, answer)
     t_small, n_small = _time(small, answer, args.repeat)
     t_big, n_big = _time(big, answer, args.repeat)
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"engine, {n_small} lines: median {t_small * 1000:.1f} ms over {args.repeat} runs")
-    print(f"engine, {n_big} lines: median {t_big * 1000:.1f} ms over {args.repeat} runs "
-          f"(target 200 ms: {'met' if t_big <= 0.2 else 'NOT met'}; {t_big / t_small:.1f}× the {n_small}-line time)")
-    print(f"peak RSS of this process: {rss_mib:.0f} MiB (includes the factor data and airport table)")
+    print(
+        f"engine, {n_big} lines: median {t_big * 1000:.1f} ms over {args.repeat} runs "
+        f"(target 200 ms: {'met' if t_big <= 0.2 else 'NOT met'}; {t_big / t_small:.1f}× the {n_small}-line time)"
+    )
+    print(
+        f"peak RSS of this process: {rss_mib:.0f} MiB (includes the factor data and airport table)"
+    )
 
 
 if __name__ == "__main__":

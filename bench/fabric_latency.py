@@ -45,14 +45,30 @@ def _median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
 
-async def asgi_post(app: Callable[..., Awaitable[None]], path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+async def asgi_post(
+    app: Callable[..., Awaitable[None]], path: str, body: bytes, headers: dict[str, str]
+) -> tuple[int, bytes]:
     """One HTTP POST straight into an ASGI app: (status, body)."""
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in {**headers, "content-type": "application/json",
-                                                                   "content-length": str(len(body))}.items()],
-        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (k.lower().encode(), v.encode())
+            for k, v in {
+                **headers,
+                "content-type": "application/json",
+                "content-length": str(len(body)),
+            }.items()
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
     }
     sent = False
     status, chunks = 0, []
@@ -87,9 +103,9 @@ def _process_cpu(pids: dict[str, int]) -> dict[str, float]:
 
 
 async def _measure(data_dir: Path, rounds: int) -> None:
+    from datachannels.chaincode import SOURCE_CHANNELS
     from datachannels.channel_connectors.fabric import FabricConnector
     from datachannels.channel_connectors.identities import IdentityStore
-    from datachannels.chaincode import SOURCE_CHANNELS
     from datachannels.gateway.app import create_app
     from datachannels.gateway.settings import Settings
     from datachannels.gateway.wallet import encode_wallet
@@ -99,28 +115,46 @@ async def _measure(data_dir: Path, rounds: int) -> None:
     store = IdentityStore(data_dir)
     acme = store.signing_identity("acme")
     msp, cert, key = store.pem_pair("acme")
-    headers = {"X-Wallet": encode_wallet({c: (msp, cert, key) for c in (*SOURCE_CHANNELS, "footprint")})}
+    headers = {
+        "X-Wallet": encode_wallet({c: (msp, cert, key) for c in (*SOURCE_CHANNELS, "footprint")})
+    }
     direct = FabricConnector.from_data_dir(data_dir)
     app = create_app(Settings(data_dir=data_dir, connector="fabric"))
     example = json.loads((ROOT / "docs/examples/footprint.json").read_text())
 
     def read_args(request: engine.FootprintRequest, channel: str) -> str:
         needs = engine.needs(request)[channel]
-        return json.dumps({"keys": [v for k, v in needs if k == "key"],
-                           "queries": [json.loads(v) for k, v in needs if k == "query"]})
+        return json.dumps(
+            {
+                "keys": [v for k, v in needs if k == "key"],
+                "queries": [json.loads(v) for k, v in needs if k == "query"],
+            }
+        )
 
     four = example["variables"]["input"]
     four_request = engine.FootprintRequest(
         electricity=(engine.ElectricityActivity(1000, grid_region="CAMX"),),
-        freight=(engine.FreightActivity("sea", tonnes=5, origin="CNSHA", destination="NLRTM", vehicle="container ship"),),
+        freight=(
+            engine.FreightActivity(
+                "sea", tonnes=5, origin="CNSHA", destination="NLRTM", vehicle="container ship"
+            ),
+        ),
         flights=(engine.FlightActivity("LHR", "JFK", "economy"),),
         purchases=(engine.PurchaseActivity(amount_usd=1000, naics="331110"),),
     )
-    one_args = read_args(engine.FootprintRequest(flights=(engine.FlightActivity("LHR", "JFK", "economy"),)), "airline")
+    one_args = read_args(
+        engine.FootprintRequest(flights=(engine.FlightActivity("LHR", "JFK", "economy"),)),
+        "airline",
+    )
     floor_body = json.dumps({"query": "{ __typename }"}).encode()
 
     async def gateway(variables: dict) -> None:
-        status, body = await asgi_post(app, "/graphql", json.dumps({"query": QUERY, "variables": {"i": variables}}).encode(), headers)
+        status, body = await asgi_post(
+            app,
+            "/graphql",
+            json.dumps({"query": QUERY, "variables": {"i": variables}}).encode(),
+            headers,
+        )
         assert status == 200 and b'"errors"' not in body, body
 
     async def floor() -> None:
@@ -131,8 +165,15 @@ async def _measure(data_dir: Path, rounds: int) -> None:
     await direct.evaluate("airline", acme, "read", [one_args])
     samples: dict[str, list[float]] = {"direct": [], "gateway": [], "floor": [], "four": []}
     per_channel: dict[str, list[float]] = {c: [] for c in SOURCE_CHANNELS}
-    part_of = {"utility": "electricity", "shipping": "freight", "airline": "flights", "commodity": "purchases"}
-    parts: dict[str, list[float]] = {c: [] for c in SOURCE_CHANNELS}  # one-channel parts of `four`, via the gateway
+    part_of = {
+        "utility": "electricity",
+        "shipping": "freight",
+        "airline": "flights",
+        "commodity": "purchases",
+    }
+    parts: dict[str, list[float]] = {
+        c: [] for c in SOURCE_CHANNELS
+    }  # one-channel parts of `four`, via the gateway
 
     async def timed(kind: list[float], call: Awaitable[object]) -> None:
         t = time.perf_counter()
@@ -144,12 +185,17 @@ async def _measure(data_dir: Path, rounds: int) -> None:
         await timed(samples["gateway"], gateway(FLIGHT))
         await timed(samples["floor"], floor())
         for channel in SOURCE_CHANNELS:
-            await timed(per_channel[channel], direct.evaluate(channel, acme, "read", [read_args(four_request, channel)]))
+            await timed(
+                per_channel[channel],
+                direct.evaluate(channel, acme, "read", [read_args(four_request, channel)]),
+            )
             await timed(parts[channel], gateway({part_of[channel]: four[part_of[channel]]}))
         await timed(samples["four"], gateway(four))
 
     # CPU of every process per four-channel footprint, in a run of its own.
-    pids = {p.name: p.pid for p in network_status(data_dir).processes if p.running and p.pid is not None}
+    pids = {
+        p.name: p.pid for p in network_status(data_dir).processes if p.running and p.pid is not None
+    }
     cpu_rounds = max(rounds, 50)
     before, mine = _process_cpu(pids), time.process_time()
     for _ in range(cpu_rounds):
@@ -167,17 +213,30 @@ async def _measure(data_dir: Path, rounds: int) -> None:
     peers = sum(v for k, v in used.items() if k.startswith("peer"))
     chaincode = sum(v for k, v in used.items() if k.startswith("chaincode"))
     total = mine + peers + chaincode + sum(v for k, v in used.items() if k.startswith("orderer"))
-    print(f"one-channel footprint (airline), p50 over {rounds}: direct evaluate {d:.2f} ms, gateway {g:.2f} ms "
-          f"→ {g / d:.2f}× (target ≤ 1.1×)")
-    print(f"  floor, `{{ __typename }}` through the same app and wallet: {fl:.2f} ms "
-          f"(the target leaves the gateway {0.1 * d:.2f} ms)")
-    print("direct read per channel, p50: " + ", ".join(f"{c} {_median_ms(v):.2f} ms" for c, v in per_channel.items()))
-    print(f"four-channel footprint through the gateway, p50: {f:.2f} ms → {f / s:.2f}× the slowest channel "
-          f"({slowest}, {s:.2f} ms) (target ≤ 1.3×)")
-    print(f"  against the slowest one-channel part through the gateway ({slowest_part}, {p:.2f} ms): {f / p:.2f}×")
-    print(f"  CPU per four-channel footprint: this process {mine * 1000:.2f} ms, peer {peers * 1000:.2f} ms, "
-          f"chaincode servers {chaincode * 1000:.2f} ms; all {total * 1000:.2f} ms on {cores} cores "
-          f"→ no schedule under {total * 1000 / cores:.2f} ms = {total * 1000 / cores / s:.2f}× the slowest channel")
+    print(
+        f"one-channel footprint (airline), p50 over {rounds}: direct evaluate {d:.2f} ms, gateway {g:.2f} ms "
+        f"→ {g / d:.2f}× (target ≤ 1.1×)"
+    )
+    print(
+        f"  floor, `{{ __typename }}` through the same app and wallet: {fl:.2f} ms "
+        f"(the target leaves the gateway {0.1 * d:.2f} ms)"
+    )
+    print(
+        "direct read per channel, p50: "
+        + ", ".join(f"{c} {_median_ms(v):.2f} ms" for c, v in per_channel.items())
+    )
+    print(
+        f"four-channel footprint through the gateway, p50: {f:.2f} ms → {f / s:.2f}× the slowest channel "
+        f"({slowest}, {s:.2f} ms) (target ≤ 1.3×)"
+    )
+    print(
+        f"  against the slowest one-channel part through the gateway ({slowest_part}, {p:.2f} ms): {f / p:.2f}×"
+    )
+    print(
+        f"  CPU per four-channel footprint: this process {mine * 1000:.2f} ms, peer {peers * 1000:.2f} ms, "
+        f"chaincode servers {chaincode * 1000:.2f} ms; all {total * 1000:.2f} ms on {cores} cores "
+        f"→ no schedule under {total * 1000 / cores:.2f} ms = {total * 1000 / cores / s:.2f}× the slowest channel"
+    )
 
 
 def main() -> None:
@@ -203,7 +262,9 @@ def main() -> None:
         try:
             t = time.perf_counter()
             written = load_fabric(data_dir)
-            print(f"loading {sum(written.values())} records on Fabric: {time.perf_counter() - t:.1f} s")
+            print(
+                f"loading {sum(written.values())} records on Fabric: {time.perf_counter() - t:.1f} s"
+            )
             asyncio.run(_measure(data_dir, args.rounds))
         finally:
             network_down(data_dir)

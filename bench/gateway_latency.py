@@ -34,10 +34,18 @@ def _port() -> int:
 
 
 def _start(data_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], float]:
-    env = {**os.environ, "DATACHANNELS_DATA_DIR": str(data_dir), "DATACHANNELS_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "DATACHANNELS_DATA_DIR": str(data_dir),
+        "DATACHANNELS_LOG_LEVEL": "warning",
+    }
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "datachannels.gateway.cli", "serve", "--port", str(port)],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "datachannels.gateway.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     while True:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
@@ -50,8 +58,10 @@ def _start(data_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], float]:
 
 def _stats(samples: list[float]) -> str:
     ordered = sorted(samples)
-    return (f"median {statistics.median(ordered) * 1000:.1f} ms, "
-            f"p90 {ordered[int(0.9 * (len(ordered) - 1))] * 1000:.1f} ms (n={len(ordered)})")
+    return (
+        f"median {statistics.median(ordered) * 1000:.1f} ms, "
+        f"p90 {ordered[int(0.9 * (len(ordered) - 1))] * 1000:.1f} ms (n={len(ordered)})"
+    )
 
 
 def main() -> None:
@@ -68,12 +78,29 @@ def main() -> None:
         try:
             print(f"start-up, fresh data dir (initialises it): {fresh:.2f} s")
             print(f"start-up, existing data dir: {existing:.2f} s")
-            wallet = subprocess.run([sys.executable, "-m", "datachannels.gateway.cli", "wallet", "--identity", "acme",
-                                     "--data-dir", str(data_dir)], capture_output=True, text=True, check=True).stdout.strip()
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-Wallet": wallet}, timeout=30) as client:
+            wallet = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "datachannels.gateway.cli",
+                    "wallet",
+                    "--identity",
+                    "acme",
+                    "--data-dir",
+                    str(data_dir),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            with httpx.Client(
+                base_url=f"http://127.0.0.1:{port}", headers={"X-Wallet": wallet}, timeout=30
+            ) as client:
                 t = time.perf_counter()
                 client.post("/graphql", json=example).raise_for_status()
-                print(f"first composite query (loads airports and the sea-route graph): {(time.perf_counter() - t) * 1000:.0f} ms")
+                print(
+                    f"first composite query (loads airports and the sea-route graph): {(time.perf_counter() - t) * 1000:.0f} ms"
+                )
                 samples = []
                 for _ in range(rounds):
                     t = time.perf_counter()

@@ -39,8 +39,11 @@ def main() -> None:
         started = time.perf_counter()
         init_data_dir(data_dir)
         again = time.perf_counter() - started
-        print(f"init from nothing: {fresh:.2f} s ({sum(written.values())} records: "
-              + ", ".join(f"{c} {n}" for c, n in written.items()) + ")")
+        print(
+            f"init from nothing: {fresh:.2f} s ({sum(written.values())} records: "
+            + ", ".join(f"{c} {n}" for c, n in written.items())
+            + ")"
+        )
         print(f"init on an existing data dir: {again:.2f} s (writes nothing)")
 
         network = EmbeddedNetwork(data_dir)
@@ -54,15 +57,33 @@ def main() -> None:
             evaluates.append(time.perf_counter() - t)
         submits = []
         for i in range(rounds):
-            record = {"kind": "invoice", "payload": {
-                "customer": "AcmeMSP", "invoice_id": f"BENCH-{i}", "utility_id": 14328, "grid_region": "CAMX",
-                "period_start": "2025-01-01", "period_end": "2025-01-31", "kwh": 1000.0, "kg_co2e": 198.7},
-                "source": {"dataset": "bench", "edition": "1", "file": None, "sha256": "0" * 64, "row": str(i)}}
+            record = {
+                "kind": "invoice",
+                "payload": {
+                    "customer": "AcmeMSP",
+                    "invoice_id": f"BENCH-{i}",
+                    "utility_id": 14328,
+                    "grid_region": "CAMX",
+                    "period_start": "2025-01-01",
+                    "period_end": "2025-01-31",
+                    "kwh": 1000.0,
+                    "kg_co2e": 198.7,
+                },
+                "source": {
+                    "dataset": "bench",
+                    "edition": "1",
+                    "file": None,
+                    "sha256": "0" * 64,
+                    "row": str(i),
+                },
+            }
             t = time.perf_counter()
             network.submit("utility", auditor, "put_records", [json.dumps([record])])
             submits.append(time.perf_counter() - t)
         print(f"evaluate (read 1 record as acme): {_quantiles(evaluates)}")
-        print(f"submit (1 record as auditor, endorse + sign + commit, fsync): {_quantiles(submits)}")
+        print(
+            f"submit (1 record as auditor, endorse + sign + commit, fsync): {_quantiles(submits)}"
+        )
         for channel in ("utility", "shipping", "airline", "commodity", "footprint"):
             print(f"  {channel}: height {network.ledger(channel).height()}")
 

@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 from .records import SourceChannelContract
-from .validation import IDENTIFIER, MSP_ID, NAICS6, RECORD_KEY, Field, RecordSchema, number, one_of_required, slug, text
+from .validation import (
+    IDENTIFIER,
+    MSP_ID,
+    NAICS6,
+    RECORD_KEY,
+    Field,
+    RecordSchema,
+    number,
+    one_of_required,
+    slug,
+    text,
+)
 
 MATERIAL_FACTOR = RecordSchema(
     kind="material_factor",
@@ -30,7 +41,10 @@ SPEND_FACTOR = RecordSchema(
         Field("price_year", "integer", minimum=1990, maximum=2100),
         text("useeio_code", required=False, nullable=True),
     ),
-    key=lambda p: (p["naics"][:3], p["naics"]),  # subsector first: neighbours are one partial-key query
+    key=lambda p: (
+        p["naics"][:3],
+        p["naics"],
+    ),  # subsector first: neighbours are one partial-key query
 )
 
 PURCHASE = RecordSchema(

@@ -60,15 +60,24 @@ def check_footprint(document: Any) -> dict[str, Any]:
         if isinstance(line.get("scope"), bool) or line.get("scope") not in (1, 2, 3):
             raise bad_input(f"{where}.scope must be 1, 2 or 3")
         source = line.get("source")
-        if not isinstance(source, dict) or not all(isinstance(source.get(k), str) for k in ("channel", "record_key", "tx_id")):
-            raise bad_input(f"{where}.source must name the channel, record_key and tx_id the line rests on")
+        if not isinstance(source, dict) or not all(
+            isinstance(source.get(k), str) for k in ("channel", "record_key", "tx_id")
+        ):
+            raise bad_input(
+                f"{where}.source must name the channel, record_key and tx_id the line rests on"
+            )
     total = _number(body.get("totalKgCO2e"), "footprint.totalKgCO2e")
     if not _close(total, line_sum):
-        raise bad_input(f"footprint.totalKgCO2e {total!r} is not the sum of its lines ({line_sum!r})")
+        raise bad_input(
+            f"footprint.totalKgCO2e {total!r} is not the sum of its lines ({line_sum!r})"
+        )
     by_scope = body.get("byScope", [])
     if not isinstance(by_scope, list):
         raise bad_input("footprint.byScope must be an array")
-    scope_sum = sum(_number(s.get("kgCO2e") if isinstance(s, dict) else None, "footprint.byScope[].kgCO2e") for s in by_scope)
+    scope_sum = sum(
+        _number(s.get("kgCO2e") if isinstance(s, dict) else None, "footprint.byScope[].kgCO2e")
+        for s in by_scope
+    )
     if by_scope and not _close(scope_sum, total):
         raise bad_input(f"footprint.byScope adds up to {scope_sum!r}, not the total {total!r}")
     return document
@@ -101,15 +110,25 @@ class FootprintContract(ChannelContract):
         body = parse_json_argument("request", request)
         ids = body.get("ids") if isinstance(body, dict) else None
         if not isinstance(ids, list) or len(ids) > MAX_BATCH:
-            raise bad_input(f"request must be {{\"ids\": [...]}} with at most {MAX_BATCH} ids")
+            raise bad_input(f'request must be {{"ids": [...]}} with at most {MAX_BATCH} ids')
         results = []
         for footprint_id in ids:
             if not isinstance(footprint_id, str) or not footprint_id or "\x00" in footprint_id:
-                results.append({"id": footprint_id, "error": {"code": "BAD_INPUT", "message": "id must be a non-empty string"}})
+                results.append(
+                    {
+                        "id": footprint_id,
+                        "error": {"code": "BAD_INPUT", "message": "id must be a non-empty string"},
+                    }
+                )
                 continue
             record = await self._get(ctx, "footprint", [footprint_id])
             if record is None:
-                results.append({"id": footprint_id, "error": {"code": "NOT_FOUND", "message": f"no footprint {footprint_id}"}})
+                results.append(
+                    {
+                        "id": footprint_id,
+                        "error": {"code": "NOT_FOUND", "message": f"no footprint {footprint_id}"},
+                    }
+                )
             else:
                 results.append({"id": footprint_id, "record": record})
         return canonical_json({"results": results})

@@ -40,7 +40,16 @@ MAX_QUERY_LIMIT = 1000
 SUPERSEDED_INDEX = "superseded_by"
 # What a query may hold.  where: payload field = value; startsWith: text field starts with;
 # matches: text field equal ignoring case and runs of white space (see fold_text).
-QUERY_FIELDS = ("kind", "attributes", "where", "startsWith", "matches", "limit", "after", "includeSuperseded")
+QUERY_FIELDS = (
+    "kind",
+    "attributes",
+    "where",
+    "startsWith",
+    "matches",
+    "limit",
+    "after",
+    "includeSuperseded",
+)
 
 
 def fold_text(text: str) -> str:
@@ -66,7 +75,7 @@ def timestamp_of(ctx: Context) -> str:
     stamp = ctx.get_stub().get_tx_timestamp()
     if stamp is None:
         return ""
-    when = stamp.ToDatetime(tzinfo=dt.timezone.utc)
+    when = stamp.ToDatetime(tzinfo=dt.UTC)
     return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -85,7 +94,9 @@ class ChannelContract(Contract):
     def _is_writer(self, who: Caller) -> bool:
         return who.msp_id in self._writers
 
-    async def _get(self, ctx: Context, object_type: str, attributes: list[str]) -> dict[str, Any] | None:
+    async def _get(
+        self, ctx: Context, object_type: str, attributes: list[str]
+    ) -> dict[str, Any] | None:
         text = await self._get_text(ctx, object_type, attributes)
         return None if text is None else parse_json_argument("state", text)
 
@@ -96,15 +107,20 @@ class ChannelContract(Contract):
 
     async def _put(self, ctx: Context, object_type: str, attributes: list[str], value: Any) -> None:
         stub = ctx.get_stub()
-        await stub.put_state(stub.create_composite_key(object_type, attributes), canonical_json(value).encode())
+        await stub.put_state(
+            stub.create_composite_key(object_type, attributes), canonical_json(value).encode()
+        )
 
-    async def _scan(self, ctx: Context, object_type: str, attributes: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    async def _scan(
+        self, ctx: Context, object_type: str, attributes: list[str]
+    ) -> list[tuple[str, dict[str, Any]]]:
         """All (state key, value) under a partial composite key, in key order."""
         async with aclosing(self._iterate(ctx, object_type, attributes)) as stored:
             return [(key, parse_json_argument("state", text)) async for key, text in stored]
 
-    def _iterate(self, ctx: Context, object_type: str, attributes: list[str],
-                 after: list[str] | None = None) -> AsyncIterator[tuple[str, str]]:
+    def _iterate(
+        self, ctx: Context, object_type: str, attributes: list[str], after: list[str] | None = None
+    ) -> AsyncIterator[tuple[str, str]]:
         """(state key, value text) under a partial composite key, in key order, starting after `after`'s attributes.
 
         A range query rather than the shim's partial-key query, so that a page starts at its cursor
@@ -149,11 +165,16 @@ class SourceChannelContract(ChannelContract):
         for index, item in enumerate(items):
             schema, attributes, record = await self._prepare(ctx, index, item, who, tx_id, stamp)
             if record["key"] in seen:
-                raise bad_input(f"records[{index}]: key {record['key']} appears twice in this batch")
+                raise bad_input(
+                    f"records[{index}]: key {record['key']} appears twice in this batch"
+                )
             seen.add(record["key"])
             if record["supersedes"]:
                 if record["supersedes"] in corrected:
-                    raise ContractError("CONFLICT", f"records[{index}]: {record['supersedes']} is superseded twice in this batch")
+                    raise ContractError(
+                        "CONFLICT",
+                        f"records[{index}]: {record['supersedes']} is superseded twice in this batch",
+                    )
                 corrected.add(record["supersedes"])
             prepared.append((schema, attributes, record))
         # Nothing is written until every record has passed.
@@ -161,7 +182,9 @@ class SourceChannelContract(ChannelContract):
             await self._put(ctx, schema.kind, attributes, record)
             if record["supersedes"]:
                 old_kind, old_attributes = split_record_key(record["supersedes"])
-                await self._put(ctx, SUPERSEDED_INDEX, [old_kind, *old_attributes], {"by": record["key"]})
+                await self._put(
+                    ctx, SUPERSEDED_INDEX, [old_kind, *old_attributes], {"by": record["key"]}
+                )
         return canonical_json({"txId": tx_id, "keys": [r["key"] for _, _, r in prepared]})
 
     async def _prepare(
@@ -184,7 +207,12 @@ class SourceChannelContract(ChannelContract):
         source = validate(SOURCE_SCHEMA, item.get("source"), where)
         attributes = list(schema.key(payload))
         for attribute in attributes:
-            if not isinstance(attribute, str) or not attribute or "/" in attribute or "\x00" in attribute:
+            if (
+                not isinstance(attribute, str)
+                or not attribute
+                or "/" in attribute
+                or "\x00" in attribute
+            ):
                 raise bad_input(f"{where}derived key attribute {attribute!r} is empty or holds '/'")
         given = item.get("attributes")
         if given is not None and (not isinstance(given, list) or given != attributes):
@@ -205,9 +233,13 @@ class SourceChannelContract(ChannelContract):
                 raise bad_input(f"{where}a {kind} record cannot supersede a {old_kind} record")
             old = await self._get(ctx, old_kind, old_attributes)
             if old is None:
-                raise ContractError("NOT_FOUND", f"{where}superseded record {supersedes} does not exist")
+                raise ContractError(
+                    "NOT_FOUND", f"{where}superseded record {supersedes} does not exist"
+                )
             if schema.audited and old["payload"].get("customer") != payload.get("customer"):
-                raise bad_input(f"{where}a correction must be for the same customer as the record it supersedes")
+                raise bad_input(
+                    f"{where}a correction must be for the same customer as the record it supersedes"
+                )
             if await self._get(ctx, SUPERSEDED_INDEX, [old_kind, *old_attributes]) is not None:
                 raise ContractError("CONFLICT", f"{where}record {supersedes} is already superseded")
         record = {
@@ -240,7 +272,9 @@ class SourceChannelContract(ChannelContract):
             raise bad_input("request must be a JSON object with keys and/or queries")
         unknown = sorted(set(body) - {"keys", "queries", "includeSuperseded"})
         if unknown:
-            raise bad_input(f"request has unknown field(s) {', '.join(unknown)}; allowed: keys, queries, includeSuperseded")
+            raise bad_input(
+                f"request has unknown field(s) {', '.join(unknown)}; allowed: keys, queries, includeSuperseded"
+            )
         keys = body.get("keys") or []
         queries = body.get("queries") or []
         if not isinstance(keys, list) or not isinstance(queries, list):
@@ -257,7 +291,9 @@ class SourceChannelContract(ChannelContract):
                     query = {"includeSuperseded": True, **query}
                 answers.append(_page_json(*await self._page(ctx, who, query, superseded)))
             except ContractError as refused:
-                answers.append(canonical_json({"error": {"code": refused.code, "message": refused.message}}))
+                answers.append(
+                    canonical_json({"error": {"code": refused.code, "message": refused.message}})
+                )
         # Built by hand around the stored texts, in canonical_json's key order ("queries" < "results").
         return f'{{"queries":[{",".join(answers)}],"results":[{",".join(results)}]}}'
 
@@ -265,8 +301,14 @@ class SourceChannelContract(ChannelContract):
         """Browse one kind page by page: {"kind", "attributes", "where", "startsWith", "matches", "limit", "after"}."""
         who = caller(ctx)
         body = parse_json_argument("request", request)
-        return _page_json(*await self._page(ctx, who, {"limit": 100, **body} if isinstance(body, dict) else body,
-                                            await self._superseded(ctx)))
+        return _page_json(
+            *await self._page(
+                ctx,
+                who,
+                {"limit": 100, **body} if isinstance(body, dict) else body,
+                await self._superseded(ctx),
+            )
+        )
 
     async def _page(
         self, ctx: Context, who: Caller, query: Any, superseded: dict[str, str]
@@ -276,22 +318,37 @@ class SourceChannelContract(ChannelContract):
             raise bad_input("each query must be a JSON object with kind and attributes")
         unknown = sorted(set(query) - set(QUERY_FIELDS))
         if unknown:
-            raise bad_input(f"query has unknown field(s) {', '.join(unknown)}; allowed: {', '.join(QUERY_FIELDS)}")
+            raise bad_input(
+                f"query has unknown field(s) {', '.join(unknown)}; allowed: {', '.join(QUERY_FIELDS)}"
+            )
         limit = query.get("limit")
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_QUERY_LIMIT):
+        if limit is not None and (
+            isinstance(limit, bool)
+            or not isinstance(limit, int)
+            or not 1 <= limit <= MAX_QUERY_LIMIT
+        ):
             raise bad_input(f"limit must be an integer from 1 to {MAX_QUERY_LIMIT}")
         after = query.get("after")
         if after is not None and not isinstance(after, str):
             raise bad_input("after must be a record key")
         after_attributes = split_record_key(after)[1] if after is not None else None
         # One record more than the page, to know whether there is a next page.
-        records = await self._run_query(ctx, who, query, superseded, bool(query.get("includeSuperseded")),
-                                        after_attributes, None if limit is None else limit + 1)
+        records = await self._run_query(
+            ctx,
+            who,
+            query,
+            superseded,
+            bool(query.get("includeSuperseded")),
+            after_attributes,
+            None if limit is None else limit + 1,
+        )
         if limit is None or len(records) <= limit:
             return records, None
         return records[:limit], records[limit - 1].key
 
-    async def _read_key(self, ctx: Context, who: Caller, key: Any, superseded: dict[str, str]) -> str:
+    async def _read_key(
+        self, ctx: Context, who: Caller, key: Any, superseded: dict[str, str]
+    ) -> str:
         """One key's answer as JSON text: {"key", "record"} or {"key", "error"}."""
         try:
             kind, attributes = split_record_key(key)
@@ -300,26 +357,42 @@ class SourceChannelContract(ChannelContract):
                 raise ContractError("NOT_FOUND", f"no record kind {kind!r} on this channel")
             if schema.audited and not self._is_writer(who) and attributes[0] != who.msp_id:
                 # Refused on the key alone, so the answer does not tell whether the record exists.
-                raise access_denied(f"{who.msp_id} may not read {key}: it is another customer's audited record")
+                raise access_denied(
+                    f"{who.msp_id} may not read {key}: it is another customer's audited record"
+                )
             text = await self._get_text(ctx, kind, attributes)
             if text is None:
                 raise ContractError("NOT_FOUND", f"no record {key}")
             if schema.audited:
                 self._check_readable(who, schema, parse_json_argument("state", text))
         except ContractError as refused:
-            return canonical_json({"key": key, "error": {"code": refused.code, "message": refused.message}})
-        return f'{{"key":{canonical_json(key)},"record":{_with_supersession(key, text, superseded)}}}'
+            return canonical_json(
+                {"key": key, "error": {"code": refused.code, "message": refused.message}}
+            )
+        return (
+            f'{{"key":{canonical_json(key)},"record":{_with_supersession(key, text, superseded)}}}'
+        )
 
     async def _run_query(
-        self, ctx: Context, who: Caller, query: dict[str, Any], superseded: dict[str, str], include_superseded: bool,
-        after: list[str] | None = None, stop_at: int | None = None,
+        self,
+        ctx: Context,
+        who: Caller,
+        query: dict[str, Any],
+        superseded: dict[str, str],
+        include_superseded: bool,
+        after: list[str] | None = None,
+        stop_at: int | None = None,
     ) -> list[_Stored]:
         kind = query.get("kind")
         schema = self.schemas.get(kind) if isinstance(kind, str) else None
         if schema is None:
-            raise bad_input(f"kind {kind!r} is not a record kind of this channel; allowed: {', '.join(sorted(self.schemas))}")
+            raise bad_input(
+                f"kind {kind!r} is not a record kind of this channel; allowed: {', '.join(sorted(self.schemas))}"
+            )
         attributes = query.get("attributes") or []
-        if not isinstance(attributes, list) or not all(isinstance(a, str) and a for a in attributes):
+        if not isinstance(attributes, list) or not all(
+            isinstance(a, str) and a for a in attributes
+        ):
             raise bad_input("attributes must be an array of non-empty strings")
         if schema.audited and not self._is_writer(who):
             # A customer's query is confined to its own records: the first key attribute.
@@ -334,8 +407,10 @@ class SourceChannelContract(ChannelContract):
                 raise bad_input(f"{label} must be a JSON object of payload field → value")
             unknown = sorted(set(condition) - set(schema.field_names()))
             if unknown:
-                raise bad_input(f"{label}: unknown field(s) {', '.join(unknown)} for {kind}; "
-                                f"allowed: {', '.join(schema.field_names())}")
+                raise bad_input(
+                    f"{label}: unknown field(s) {', '.join(unknown)} for {kind}; "
+                    f"allowed: {', '.join(schema.field_names())}"
+                )
         for label, condition in (("startsWith", starts), ("matches", matches)):
             if not all(isinstance(v, str) for v in condition.values()):
                 raise bad_input(f"{label} values must be strings")
@@ -352,10 +427,15 @@ class SourceChannelContract(ChannelContract):
                     payload = parse_json_argument("state", text)["payload"]
                     if any(payload.get(name) != value for name, value in where.items()):
                         continue
-                    if any(not str(payload.get(name, "")).startswith(prefix) for name, prefix in starts.items()):
+                    if any(
+                        not str(payload.get(name, "")).startswith(prefix)
+                        for name, prefix in starts.items()
+                    ):
                         continue
-                    if any(not isinstance(payload.get(name), str) or fold_text(payload[name]) != value
-                           for name, value in folded.items()):
+                    if any(
+                        not isinstance(payload.get(name), str) or fold_text(payload[name]) != value
+                        for name, value in folded.items()
+                    ):
                         continue
                 records.append(_Stored(key, _with_supersession(key, text, superseded)))
                 if stop_at is not None and len(records) >= stop_at:
@@ -363,8 +443,14 @@ class SourceChannelContract(ChannelContract):
         return records
 
     def _check_readable(self, who: Caller, schema: RecordSchema, record: dict[str, Any]) -> None:
-        if schema.audited and not self._is_writer(who) and record["payload"].get("customer") != who.msp_id:
-            raise access_denied(f"{who.msp_id} may not read {record['key']}: it is another customer's audited record")
+        if (
+            schema.audited
+            and not self._is_writer(who)
+            and record["payload"].get("customer") != who.msp_id
+        ):
+            raise access_denied(
+                f"{who.msp_id} may not read {record['key']}: it is another customer's audited record"
+            )
 
     async def _superseded(self, ctx: Context) -> dict[str, str]:
         index = await self._scan(ctx, SUPERSEDED_INDEX, [])

@@ -76,16 +76,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--channel", required=True, choices=CHANNELS)
     parser.add_argument(
-        "--address", default=os.environ.get("CHAINCODE_SERVER_ADDRESS"),
+        "--address",
+        default=os.environ.get("CHAINCODE_SERVER_ADDRESS"),
         help="host:port to listen on (default: $CHAINCODE_SERVER_ADDRESS)",
     )
     parser.add_argument(
-        "--chaincode-id", default=os.environ.get("CHAINCODE_ID"),
+        "--chaincode-id",
+        default=os.environ.get("CHAINCODE_ID"),
         help="the installed package id, label:hash (default: $CHAINCODE_ID)",
     )
     args = parser.parse_args(argv)
     if not args.address or not args.chaincode_id:
-        parser.error("--address and --chaincode-id are required (or CHAINCODE_SERVER_ADDRESS / CHAINCODE_ID)")
+        parser.error(
+            "--address and --chaincode-id are required (or CHAINCODE_SERVER_ADDRESS / CHAINCODE_ID)"
+        )
     return args
 
 
@@ -95,7 +99,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The package's start() lets these variables override its arguments: make ours win.
     os.environ["CHAINCODE_ID"] = args.chaincode_id
     os.environ["CHAINCODE_SERVER_ADDRESS"] = args.address
-    print(f"serving the {args.channel} contract as {args.chaincode_id} on {args.address}", file=sys.stderr, flush=True)
+    print(
+        f"serving the {args.channel} contract as {args.chaincode_id} on {args.address}",
+        file=sys.stderr,
+        flush=True,
+    )
     chaincode_for(args.channel).start(cc_id=args.chaincode_id, address=args.address)
     return 0
 

@@ -45,7 +45,7 @@ def _import_quietly() -> None:
 
 _import_quietly()
 
-from fabric_chaincode_python.fabric_contract_api import (  # noqa: E402
+from fabric_chaincode_python.fabric_contract_api import (
     Contract,
     ContractChaincode,
     TransactionContext,
@@ -112,14 +112,18 @@ def caller(ctx: Context) -> Caller:
 
 def canonical_json(value: Any) -> str:
     """Deterministic JSON, so every endorser of a transaction writes the same bytes."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
 
 
 def parse_json_argument(name: str, text: str) -> Any:
     try:
         return json.loads(text)
     except (json.JSONDecodeError, TypeError) as exc:
-        raise bad_input(f"argument {name!r} is not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc})") from exc
+        raise bad_input(
+            f"argument {name!r} is not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc})"
+        ) from exc
 
 
 async def scan_range(stub: Any, start: str, end: str) -> AsyncIterator[tuple[str, str]]:
@@ -176,12 +180,12 @@ def new_chaincode(*contracts: Contract) -> ContractChaincode:
 
 
 __all__ = [
+    "ERROR_CODES",
     "Caller",
     "Context",
     "Contract",
     "ContractChaincode",
     "ContractError",
-    "ERROR_CODES",
     "access_denied",
     "bad_input",
     "caller",

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from .records import SourceChannelContract
-from .validation import IDENTIFIER, MSP_ID, RECORD_KEY, Field, RecordSchema, number, period_in_order, text
+from .validation import (
+    IDENTIFIER,
+    MSP_ID,
+    RECORD_KEY,
+    Field,
+    RecordSchema,
+    number,
+    period_in_order,
+    text,
+)
 
 GRID_RATE = RecordSchema(
     kind="grid_rate",
@@ -25,9 +34,12 @@ GRID_RATE = RecordSchema(
     ),
     key=lambda p: (p["region_type"], p["region"], str(p["year"])),
     checks=(
-        lambda p: None
-        if (p["unit"] == "lb/MWh") == ("co2_lb_per_mwh" in p) and (p["unit"] == "g CO2/kWh") == ("co2_g_per_kwh" in p)
-        else "an lb/MWh rate needs co2_lb_per_mwh, a g CO2/kWh rate needs co2_g_per_kwh",
+        lambda p: (
+            None
+            if (p["unit"] == "lb/MWh") == ("co2_lb_per_mwh" in p)
+            and (p["unit"] == "g CO2/kWh") == ("co2_g_per_kwh" in p)
+            else "an lb/MWh rate needs co2_lb_per_mwh, a g CO2/kWh rate needs co2_g_per_kwh"
+        ),
     ),
 )
 

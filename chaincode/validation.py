@@ -130,14 +130,30 @@ def _check_field(label: str, spec: Field, value: Any) -> None:
         raise bad_input(f"{name} {value!r} is not one of: {allowed}")
 
 
-def number(name: str, *, minimum: float | None = 0, maximum: float | None = None,
-           required: bool = True, nullable: bool = False) -> Field:
-    return Field(name, "number", required=required, nullable=nullable, minimum=minimum, maximum=maximum)
+def number(
+    name: str,
+    *,
+    minimum: float | None = 0,
+    maximum: float | None = None,
+    required: bool = True,
+    nullable: bool = False,
+) -> Field:
+    return Field(
+        name, "number", required=required, nullable=nullable, minimum=minimum, maximum=maximum
+    )
 
 
-def text(name: str, *, pattern: str | None = None, choices: tuple[Any, ...] | None = None,
-         required: bool = True, nullable: bool = False) -> Field:
-    return Field(name, "string", required=required, nullable=nullable, pattern=pattern, choices=choices)
+def text(
+    name: str,
+    *,
+    pattern: str | None = None,
+    choices: tuple[Any, ...] | None = None,
+    required: bool = True,
+    nullable: bool = False,
+) -> Field:
+    return Field(
+        name, "string", required=required, nullable=nullable, pattern=pattern, choices=choices
+    )
 
 
 def period_in_order(start: str, end: str) -> Callable[[dict[str, Any]], str | None]:

@@ -43,11 +43,15 @@ class Connector(Protocol):
         """The channels this connector can reach."""
         ...
 
-    async def evaluate(self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()) -> bytes:
+    async def evaluate(
+        self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()
+    ) -> bytes:
         """Run a query as the caller; nothing is written."""
         ...
 
-    async def submit(self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()) -> Submitted:
+    async def submit(
+        self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()
+    ) -> Submitted:
         """Endorse, order and commit a transaction signed by the caller; wait for its commit."""
         ...
 
@@ -55,12 +59,13 @@ class Connector(Protocol):
         """The channel's height, asked as the caller (the channel refuses non-members)."""
         ...
 
-    async def transaction_blocks(self, channel: str, credential: Credential, tx_ids: Sequence[str]) -> dict[str, int]:
+    async def transaction_blocks(
+        self, channel: str, credential: Credential, tx_ids: Sequence[str]
+    ) -> dict[str, int]:
         """Block number of each transaction the channel has, asked as the caller."""
         ...
 
-    async def aclose(self) -> None:
-        ...
+    async def aclose(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,7 @@ class Network:
 
 def network(connector: Connector, channel: str) -> Network:
     if channel not in connector.channels():
-        raise ValueError(f"unknown channel {channel!r}; channels: {', '.join(connector.channels())}")
+        raise ValueError(
+            f"unknown channel {channel!r}; channels: {', '.join(connector.channels())}"
+        )
     return Network(connector, channel)
-

@@ -36,7 +36,11 @@ def _der_octets(value: bytes) -> bytes:
 
 
 def header_bytes(header: common_pb2.BlockHeader) -> bytes:
-    body = _der_integer(header.number) + _der_octets(header.previous_hash) + _der_octets(header.data_hash)
+    body = (
+        _der_integer(header.number)
+        + _der_octets(header.previous_hash)
+        + _der_octets(header.data_hash)
+    )
     return b"\x30" + _der_length(len(body)) + body
 
 
@@ -52,9 +56,13 @@ def _empty_metadata() -> list[bytes]:
     return [b""] * len(common_pb2.BlockMetadataIndex.keys())
 
 
-def new_block(number: int, previous_hash: bytes, entries: list[bytes], validation_codes: bytes) -> common_pb2.Block:
+def new_block(
+    number: int, previous_hash: bytes, entries: list[bytes], validation_codes: bytes
+) -> common_pb2.Block:
     block = common_pb2.Block(
-        header=common_pb2.BlockHeader(number=number, previous_hash=previous_hash, data_hash=data_hash(entries)),
+        header=common_pb2.BlockHeader(
+            number=number, previous_hash=previous_hash, data_hash=data_hash(entries)
+        ),
         data=common_pb2.BlockData(data=entries),
         metadata=common_pb2.BlockMetadata(metadata=_empty_metadata()),
     )
@@ -70,14 +78,18 @@ def sign_block(block: common_pb2.Block, orderer: Identity, signer: Signer) -> No
     signature = signer.sign(value + signature_header + header_bytes(block.header))
     metadata = common_pb2.Metadata(
         value=value,
-        signatures=[common_pb2.MetadataSignature(signature_header=signature_header, signature=signature)],
+        signatures=[
+            common_pb2.MetadataSignature(signature_header=signature_header, signature=signature)
+        ],
     )
     block.metadata.metadata[common_pb2.BlockMetadataIndex.SIGNATURES] = metadata.SerializeToString()
 
 
 def block_signature(block: common_pb2.Block) -> tuple[bytes, bytes, bytes]:
     """(signed message, signature, creator) of a block's orderer signature."""
-    metadata = common_pb2.Metadata.FromString(block.metadata.metadata[common_pb2.BlockMetadataIndex.SIGNATURES])
+    metadata = common_pb2.Metadata.FromString(
+        block.metadata.metadata[common_pb2.BlockMetadataIndex.SIGNATURES]
+    )
     if len(metadata.signatures) != 1:
         raise ValueError("block has no orderer signature")
     entry = metadata.signatures[0]

@@ -22,9 +22,9 @@ from ..chaincode import CHANNELS, SOURCE_CHANNELS
 from .base import ChainInfo, Credential, Submitted
 from .errors import ChannelError
 from .identities import AUDITORS_MSP, CHANNEL_MEMBERS, IdentityStore
+from .identity import SigningIdentity
 from .ledger import ChannelConfig, ChannelLedger, VerifyReport
 from .proposals import build_proposal, sign_envelope, sign_proposal
-from .identity import SigningIdentity
 
 Progress = Callable[[str], None]
 
@@ -36,7 +36,9 @@ def _quiet(_: str) -> None:
 def channel_config(store: IdentityStore, channel: str) -> ChannelConfig:
     members = tuple(store.organisation(msp) for msp in CHANNEL_MEMBERS)
     writers = (AUDITORS_MSP,) if channel in SOURCE_CHANNELS else CHANNEL_MEMBERS
-    return ChannelConfig(channel=channel, members=members, writers=writers, node=store.node().identity)
+    return ChannelConfig(
+        channel=channel, members=members, writers=writers, node=store.node().identity
+    )
 
 
 class EmbeddedNetwork:
@@ -79,10 +81,14 @@ class EmbeddedNetwork:
         ledger = self._ledgers.get(channel)
         if ledger is None:
             if channel not in CHANNELS:
-                raise ChannelError("BAD_INPUT", channel, f"unknown channel; channels: {', '.join(CHANNELS)}")
+                raise ChannelError(
+                    "BAD_INPUT", channel, f"unknown channel; channels: {', '.join(CHANNELS)}"
+                )
             if not self.ledger_path(channel).exists():
                 raise ChannelError(
-                    "CHANNEL_UNAVAILABLE", channel, f"no ledger in {self.ledger_dir}; run `datachannels init`"
+                    "CHANNEL_UNAVAILABLE",
+                    channel,
+                    f"no ledger in {self.ledger_dir}; run `datachannels init`",
                 )
             node = None
             try:
@@ -94,12 +100,16 @@ class EmbeddedNetwork:
         return ledger
 
     # -- calls, signed by the caller
-    def evaluate(self, channel: str, credential: SigningIdentity, function: str, args: Sequence[str] = ()) -> bytes:
+    def evaluate(
+        self, channel: str, credential: SigningIdentity, function: str, args: Sequence[str] = ()
+    ) -> bytes:
         proposal, _ = build_proposal(credential.identity, channel, channel, function, list(args))
         signed = sign_proposal(proposal, credential.signer)
         return self.ledger(channel).evaluate(signed.SerializeToString())
 
-    def submit(self, channel: str, credential: SigningIdentity, function: str, args: Sequence[str] = ()) -> Submitted:
+    def submit(
+        self, channel: str, credential: SigningIdentity, function: str, args: Sequence[str] = ()
+    ) -> Submitted:
         ledger = self.ledger(channel)
         proposal, _ = build_proposal(credential.identity, channel, channel, function, list(args))
         endorsed = ledger.endorse(sign_proposal(proposal, credential.signer).SerializeToString())
@@ -107,30 +117,52 @@ class EmbeddedNetwork:
         committed = ledger.submit(envelope.SerializeToString())
         if not committed.valid:
             reason = transaction_pb2.TxValidationCode.Name(committed.validation_code)
-            raise ChannelError("CONFLICT", channel, f"transaction {committed.tx_id} was invalidated: {reason}; retry it")
+            raise ChannelError(
+                "CONFLICT",
+                channel,
+                f"transaction {committed.tx_id} was invalidated: {reason}; retry it",
+            )
         return Submitted(endorsed.result, committed.tx_id, committed.block_number)
 
     def chain_info(self, channel: str, credential: SigningIdentity) -> ChainInfo:
         # Asked as the caller through qscc, as on Fabric: a non-member is refused.
-        proposal, _ = build_proposal(credential.identity, channel, "qscc", "GetChainInfo", [channel])
+        proposal, _ = build_proposal(
+            credential.identity, channel, "qscc", "GetChainInfo", [channel]
+        )
         signed = sign_proposal(proposal, credential.signer)
-        info = ledger_pb2.BlockchainInfo.FromString(self.ledger(channel).evaluate(signed.SerializeToString()))
+        info = ledger_pb2.BlockchainInfo.FromString(
+            self.ledger(channel).evaluate(signed.SerializeToString())
+        )
         return ChainInfo(channel, info.height)
 
-    def transaction_blocks(self, channel: str, credential: SigningIdentity, tx_ids: Sequence[str]) -> dict[str, int]:
+    def transaction_blocks(
+        self, channel: str, credential: SigningIdentity, tx_ids: Sequence[str]
+    ) -> dict[str, int]:
         """Block numbers of transactions, asked as the caller through qscc."""
-        proposal, _ = build_proposal(credential.identity, channel, "qscc", "GetTransactionBlocks", [channel, *tx_ids])
+        proposal, _ = build_proposal(
+            credential.identity, channel, "qscc", "GetTransactionBlocks", [channel, *tx_ids]
+        )
         signed = sign_proposal(proposal, credential.signer)
-        return {k: int(v) for k, v in json.loads(self.ledger(channel).evaluate(signed.SerializeToString())).items()}
+        return {
+            k: int(v)
+            for k, v in json.loads(
+                self.ledger(channel).evaluate(signed.SerializeToString())
+            ).items()
+        }
 
     def verify(self, progress: Progress = _quiet) -> list[VerifyReport]:
         reports = []
         for channel in CHANNELS:
             if not self.ledger_path(channel).exists():
-                report = VerifyReport(channel, problems=[f"channel {channel}: no ledger at {self.ledger_path(channel)}"])
+                report = VerifyReport(
+                    channel,
+                    problems=[f"channel {channel}: no ledger at {self.ledger_path(channel)}"],
+                )
             else:
                 report = ChannelLedger(self.ledger_path(channel)).verify()
-            progress(f"{channel}: {report.blocks} blocks, {report.transactions} transactions: {'ok' if report.ok else 'FAILED'}")
+            progress(
+                f"{channel}: {report.blocks} blocks, {report.transactions} transactions: {'ok' if report.ok else 'FAILED'}"
+            )
             reports.append(report)
         return reports
 
@@ -161,17 +193,29 @@ class EmbeddedConnector:
     def channels(self) -> tuple[str, ...]:
         return CHANNELS
 
-    async def evaluate(self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()) -> bytes:
-        return await asyncio.to_thread(self.network.evaluate, channel, credential, function, list(args))
+    async def evaluate(
+        self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()
+    ) -> bytes:
+        return await asyncio.to_thread(
+            self.network.evaluate, channel, credential, function, list(args)
+        )
 
-    async def submit(self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()) -> Submitted:
-        return await asyncio.to_thread(self.network.submit, channel, credential, function, list(args))
+    async def submit(
+        self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()
+    ) -> Submitted:
+        return await asyncio.to_thread(
+            self.network.submit, channel, credential, function, list(args)
+        )
 
     async def chain_info(self, channel: str, credential: Credential) -> ChainInfo:
         return await asyncio.to_thread(self.network.chain_info, channel, credential)
 
-    async def transaction_blocks(self, channel: str, credential: Credential, tx_ids: Sequence[str]) -> dict[str, int]:
-        return await asyncio.to_thread(self.network.transaction_blocks, channel, credential, list(tx_ids))
+    async def transaction_blocks(
+        self, channel: str, credential: Credential, tx_ids: Sequence[str]
+    ) -> dict[str, int]:
+        return await asyncio.to_thread(
+            self.network.transaction_blocks, channel, credential, list(tx_ids)
+        )
 
     async def aclose(self) -> None:
         return None

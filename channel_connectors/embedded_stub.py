@@ -101,7 +101,9 @@ class EmbeddedStub:
         end = end_key or "\U0010ffff"
         return self._range(start, end)
 
-    async def get_state_by_partial_composite_key(self, object_type: str, attributes: list[str]) -> _KVIterator:
+    async def get_state_by_partial_composite_key(
+        self, object_type: str, attributes: list[str]
+    ) -> _KVIterator:
         prefix = self.create_composite_key(object_type, attributes)
         return self._range(prefix, prefix + "\U0010ffff")
 
@@ -112,7 +114,9 @@ class EmbeddedStub:
             reads.append(kv_rwset_pb2.KVRead(key=key, version=_version(version)))
         self.range_queries.append(
             kv_rwset_pb2.RangeQueryInfo(
-                start_key=start, end_key=end, itr_exhausted=True,
+                start_key=start,
+                end_key=end,
+                itr_exhausted=True,
                 raw_reads=kv_rwset_pb2.QueryReads(kv_reads=reads),
             )
         )
@@ -147,7 +151,10 @@ class EmbeddedStub:
     # -- what the ledger keeps
     def read_write_set(self) -> bytes:
         kv = kv_rwset_pb2.KVRWSet(
-            reads=[kv_rwset_pb2.KVRead(key=k, version=_version(v)) for k, v in sorted(self.reads.items())],
+            reads=[
+                kv_rwset_pb2.KVRead(key=k, version=_version(v))
+                for k, v in sorted(self.reads.items())
+            ],
             range_queries_info=self.range_queries,
             writes=[
                 kv_rwset_pb2.KVWrite(key=k, is_delete=v is None, value=v or b"")
@@ -156,7 +163,9 @@ class EmbeddedStub:
         )
         return rwset_pb2.TxReadWriteSet(
             data_model=rwset_pb2.TxReadWriteSet.DataModel.KV,
-            ns_rwset=[rwset_pb2.NsReadWriteSet(namespace=self.namespace, rwset=kv.SerializeToString())],
+            ns_rwset=[
+                rwset_pb2.NsReadWriteSet(namespace=self.namespace, rwset=kv.SerializeToString())
+            ],
         ).SerializeToString()
 
     def events_bytes(self) -> bytes:

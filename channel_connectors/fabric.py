@@ -59,10 +59,19 @@ class FabricProfile:
         try:
             body = json.loads(path.read_text())
         except FileNotFoundError:
-            raise ChannelError("CHANNEL_UNAVAILABLE", "all", f"no Fabric connection profile at {path}; "
-                                                              "run `datachannels network up` first") from None
+            raise ChannelError(
+                "CHANNEL_UNAVAILABLE",
+                "all",
+                f"no Fabric connection profile at {path}; run `datachannels network up` first",
+            ) from None
         peers = tuple(
-            FabricPeer(p["name"], p["mspId"], p["endpoint"], Path(p["tlsRootCert"]).read_bytes(), p.get("serverNameOverride"))
+            FabricPeer(
+                p["name"],
+                p["mspId"],
+                p["endpoint"],
+                Path(p["tlsRootCert"]).read_bytes(),
+                p.get("serverNameOverride"),
+            )
             for p in body["peers"]
         )
         if not peers:
@@ -70,9 +79,17 @@ class FabricProfile:
         return cls(peers, tuple(body["channels"]), dict(body["chaincodes"]))
 
 
-_UNAVAILABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED,
-                grpc.StatusCode.RESOURCE_EXHAUSTED}
-_DENIED = {grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.UNAUTHENTICATED}
+_UNAVAILABLE = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.CANCELLED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
+_DENIED = {
+    grpc.StatusCode.PERMISSION_DENIED,
+    grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.UNAUTHENTICATED,
+}
 
 
 def _details(error: grpc.aio.AioRpcError) -> list[str]:
@@ -96,7 +113,7 @@ def _contract_message(text: str) -> str | None:
     at = text.find(marker)
     if at < 0:
         return None
-    rest = text[at + len(marker):]
+    rest = text[at + len(marker) :]
     status, _, message = rest.partition(", ")
     return message if status.strip().isdigit() and int(status) >= 400 else None
 
@@ -112,9 +129,13 @@ def map_grpc_error(channel: str, stage: str, error: grpc.aio.AioRpcError) -> Cha
             return from_contract_message(channel, message)
     summary = "; ".join(t for t in texts if t) or code.name
     if code in _UNAVAILABLE:
-        return ChannelError("CHANNEL_UNAVAILABLE", channel, f"{stage}: the peer did not answer ({code.name})")
+        return ChannelError(
+            "CHANNEL_UNAVAILABLE", channel, f"{stage}: the peer did not answer ({code.name})"
+        )
     if code in _DENIED or "access denied" in summary.lower() or "creator" in summary.lower():
-        return ChannelError("ACCESS_DENIED", channel, f"{stage}: channel {channel} refused the creator: {summary}")
+        return ChannelError(
+            "ACCESS_DENIED", channel, f"{stage}: channel {channel} refused the creator: {summary}"
+        )
     if code == grpc.StatusCode.NOT_FOUND:
         return ChannelError("NOT_FOUND", channel, f"{stage}: {summary}")
     return ChannelError("BAD_INPUT", channel, f"{stage}: {summary}")
@@ -139,8 +160,12 @@ class FabricConnector:
         # The gateway peer: the first one. Its Gateway service reaches the others itself.
         peer = self.profile.peers[0]
         if peer.name not in self._stubs:
-            options = [("grpc.ssl_target_name_override", peer.server_name)] if peer.server_name else []
-            channel = grpc.aio.secure_channel(peer.endpoint, grpc.ssl_channel_credentials(peer.tls_root_cert), options)
+            options = (
+                [("grpc.ssl_target_name_override", peer.server_name)] if peer.server_name else []
+            )
+            channel = grpc.aio.secure_channel(
+                peer.endpoint, grpc.ssl_channel_credentials(peer.tls_root_cert), options
+            )
             self._stubs[peer.name] = (channel, gateway_pb2_grpc.GatewayStub(channel))
         return self._stubs[peer.name][1]
 
@@ -148,12 +173,27 @@ class FabricConnector:
         try:
             return self.profile.chaincodes[channel]
         except KeyError:
-            raise ChannelError("BAD_INPUT", channel, f"unknown channel; channels: {', '.join(self.profile.channels)}") from None
+            raise ChannelError(
+                "BAD_INPUT",
+                channel,
+                f"unknown channel; channels: {', '.join(self.profile.channels)}",
+            ) from None
 
-    async def _evaluate(self, channel: str, credential: Credential, chaincode: str, function: str, args: Sequence[str]) -> bytes:
-        proposal, tx_id = build_proposal(credential.identity, channel, chaincode, function, list(args))
+    async def _evaluate(
+        self,
+        channel: str,
+        credential: Credential,
+        chaincode: str,
+        function: str,
+        args: Sequence[str],
+    ) -> bytes:
+        proposal, tx_id = build_proposal(
+            credential.identity, channel, chaincode, function, list(args)
+        )
         request = gateway_pb2.EvaluateRequest(
-            transaction_id=tx_id, channel_id=channel, proposed_transaction=sign_proposal(proposal, credential.signer)
+            transaction_id=tx_id,
+            channel_id=channel,
+            proposed_transaction=sign_proposal(proposal, credential.signer),
         )
         try:
             response = await self._stub().Evaluate(request, timeout=self.timeout)
@@ -163,41 +203,64 @@ class FabricConnector:
             raise from_contract_message(channel, response.result.message)
         return bytes(response.result.payload)
 
-    async def evaluate(self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()) -> bytes:
+    async def evaluate(
+        self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()
+    ) -> bytes:
         return await self._evaluate(channel, credential, self._chaincode(channel), function, args)
 
-    async def submit(self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()) -> Submitted:
-        proposal, tx_id = build_proposal(credential.identity, channel, self._chaincode(channel), function, list(args))
+    async def submit(
+        self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()
+    ) -> Submitted:
+        proposal, tx_id = build_proposal(
+            credential.identity, channel, self._chaincode(channel), function, list(args)
+        )
         stub = self._stub()
         stage = "endorse"
         try:
-            endorsed = await stub.Endorse(gateway_pb2.EndorseRequest(
-                transaction_id=tx_id, channel_id=channel, proposed_transaction=sign_proposal(proposal, credential.signer),
-            ), timeout=self.timeout)
+            endorsed = await stub.Endorse(
+                gateway_pb2.EndorseRequest(
+                    transaction_id=tx_id,
+                    channel_id=channel,
+                    proposed_transaction=sign_proposal(proposal, credential.signer),
+                ),
+                timeout=self.timeout,
+            )
             envelope = sign_envelope(endorsed.prepared_transaction.payload, credential.signer)
             result = bytes(parse_transaction(envelope).chaincode_action.response.payload)
             stage = "submit"
-            await stub.Submit(gateway_pb2.SubmitRequest(transaction_id=tx_id, channel_id=channel,
-                                                        prepared_transaction=envelope), timeout=self.timeout)
+            await stub.Submit(
+                gateway_pb2.SubmitRequest(
+                    transaction_id=tx_id, channel_id=channel, prepared_transaction=envelope
+                ),
+                timeout=self.timeout,
+            )
             stage = "commit status"
             status_request = gateway_pb2.CommitStatusRequest(
                 transaction_id=tx_id, channel_id=channel, identity=credential.identity.serialize()
             ).SerializeToString()
-            status = await stub.CommitStatus(gateway_pb2.SignedCommitStatusRequest(
-                request=status_request, signature=credential.signer.sign(status_request),
-            ), timeout=COMMIT_TIMEOUT_S)
+            status = await stub.CommitStatus(
+                gateway_pb2.SignedCommitStatusRequest(
+                    request=status_request,
+                    signature=credential.signer.sign(status_request),
+                ),
+                timeout=COMMIT_TIMEOUT_S,
+            )
         except grpc.aio.AioRpcError as error:
             raise map_grpc_error(channel, stage, error) from None
         if status.result != transaction_pb2.TxValidationCode.VALID:
             reason = transaction_pb2.TxValidationCode.Name(status.result)
-            raise ChannelError("CONFLICT", channel, f"transaction {tx_id} was invalidated: {reason}; retry it")
+            raise ChannelError(
+                "CONFLICT", channel, f"transaction {tx_id} was invalidated: {reason}; retry it"
+            )
         return Submitted(result, tx_id, int(status.block_number))
 
     async def chain_info(self, channel: str, credential: Credential) -> ChainInfo:
         raw = await self._evaluate(channel, credential, "qscc", "GetChainInfo", [channel])
         return ChainInfo(channel, int(ledger_pb2.BlockchainInfo.FromString(raw).height))
 
-    async def transaction_blocks(self, channel: str, credential: Credential, tx_ids: Sequence[str]) -> dict[str, int]:
+    async def transaction_blocks(
+        self, channel: str, credential: Credential, tx_ids: Sequence[str]
+    ) -> dict[str, int]:
         """Fabric's qscc answers one transaction at a time (GetBlockByTxID); asked concurrently."""
 
         limit = asyncio.Semaphore(16)  # at most this many lookups in flight to the peer
@@ -205,7 +268,9 @@ class FabricConnector:
         async def one(tx_id: str) -> tuple[str, int | None]:
             try:
                 async with limit:
-                    raw = await self._evaluate(channel, credential, "qscc", "GetBlockByTxID", [channel, tx_id])
+                    raw = await self._evaluate(
+                        channel, credential, "qscc", "GetBlockByTxID", [channel, tx_id]
+                    )
             except ChannelError as error:
                 if error.code in ("NOT_FOUND", "BAD_INPUT"):
                     return tx_id, None

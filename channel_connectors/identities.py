@@ -33,7 +33,11 @@ AUDITORS_MSP = "AuditorsMSP"
 
 DEMO_USERS = (
     DemoUser("auditor", AUDITORS_MSP, "the auditing company: writes the source channels"),
-    DemoUser("acme", "AcmeMSP", "a customer: reads factors and its own audited records, publishes footprints"),
+    DemoUser(
+        "acme",
+        "AcmeMSP",
+        "a customer: reads factors and its own audited records, publishes footprints",
+    ),
     DemoUser("globex", "GlobexMSP", "another customer, like acme"),
     DemoUser("outsider", "OutsiderMSP", "a member of no channel: every channel refuses it"),
 )
@@ -115,10 +119,14 @@ class IdentityStore:
         base = self.identities_dir / name
         try:
             info = json.loads((base / "identity.json").read_text())
-            return SigningIdentity.from_pem(info["mspId"], (base / "cert.pem").read_bytes(), (base / "key.pem").read_bytes())
+            return SigningIdentity.from_pem(
+                info["mspId"], (base / "cert.pem").read_bytes(), (base / "key.pem").read_bytes()
+            )
         except FileNotFoundError:
             known = ", ".join(self.names()) or "none (run `datachannels init`)"
-            raise KeyError(f"no identity {name!r} in {self.data_dir}; identities: {known}") from None
+            raise KeyError(
+                f"no identity {name!r} in {self.data_dir}; identities: {known}"
+            ) from None
 
     def node(self) -> SigningIdentity:
         return self.signing_identity("node")
@@ -126,4 +134,8 @@ class IdentityStore:
     def pem_pair(self, name: str) -> tuple[str, bytes, bytes]:
         """(MSP id, certificate PEM, private key PEM) of a demo identity, for its wallet."""
         identity = self.signing_identity(name)
-        return identity.identity.msp_id, identity.identity.certificate_pem, (self.identities_dir / name / "key.pem").read_bytes()
+        return (
+            identity.identity.msp_id,
+            identity.identity.certificate_pem,
+            (self.identities_dir / name / "key.pem").read_bytes(),
+        )

@@ -48,6 +48,7 @@ class Identity:
             mspid=self.msp_id, id_bytes=self.certificate_pem
         ).SerializeToString()
 
+
 class Signer:
     """Signs digests the way Fabric clients do: ECDSA P-256, SHA-256, low-S, DER."""
 
@@ -63,7 +64,9 @@ class Signer:
         try:
             key = serialization.load_pem_private_key(pem, password=None)
         except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-            raise CredentialError("private key is not a valid unencrypted PEM key of a supported kind") from exc
+            raise CredentialError(
+                "private key is not a valid unencrypted PEM key of a supported kind"
+            ) from exc
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise CredentialError("private key is not an ECDSA key")
         return cls(key)
@@ -90,7 +93,9 @@ class SigningIdentity:
     signer: Signer
 
     @classmethod
-    def from_pem(cls, msp_id: str, certificate_pem: bytes, private_key_pem: bytes) -> SigningIdentity:
+    def from_pem(
+        cls, msp_id: str, certificate_pem: bytes, private_key_pem: bytes
+    ) -> SigningIdentity:
         certificate = load_certificate(certificate_pem)
         signer = Signer.from_pem(private_key_pem)
         try:
@@ -117,7 +122,9 @@ def certificate_fingerprint(certificate: x509.Certificate) -> str:
     return "sha256:" + hashlib.sha256(der).hexdigest()
 
 
-def verify_signature(public_key: ec.EllipticCurvePublicKey, message: bytes, signature: bytes) -> bool:
+def verify_signature(
+    public_key: ec.EllipticCurvePublicKey, message: bytes, signature: bytes
+) -> bool:
     """True when `signature` is a valid low-S ECDSA-SHA256 signature of `message`."""
     try:
         _, s = decode_dss_signature(signature)

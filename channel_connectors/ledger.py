@@ -98,7 +98,10 @@ class ChannelConfig:
                 "channel": self.channel,
                 "members": [org.to_json() for org in self.members],
                 "writers": list(self.writers),
-                "node": {"mspId": self.node.msp_id, "certificate": self.node.certificate_pem.decode()},
+                "node": {
+                    "mspId": self.node.msp_id,
+                    "certificate": self.node.certificate_pem.decode(),
+                },
             },
             sort_keys=True,
         ).encode()
@@ -198,15 +201,23 @@ class ChannelLedger:
         try:
             row = connection.execute("SELECT block FROM blocks WHERE number = 0").fetchone()
         except sqlite3.DatabaseError as exc:
-            raise ChannelError("CHANNEL_UNAVAILABLE", self.path.stem, f"ledger unreadable: {exc}") from exc
+            raise ChannelError(
+                "CHANNEL_UNAVAILABLE", self.path.stem, f"ledger unreadable: {exc}"
+            ) from exc
         finally:
             connection.close()
         if row is None:
-            raise ChannelError("CHANNEL_UNAVAILABLE", self.path.stem, "ledger has no configuration block")
+            raise ChannelError(
+                "CHANNEL_UNAVAILABLE", self.path.stem, "ledger has no configuration block"
+            )
         return _config_from_block(common_pb2.Block.FromString(row[0]))
 
     def height(self) -> int:
-        row = self._connection().execute("SELECT COALESCE(MAX(number), -1) + 1 FROM blocks").fetchone()
+        row = (
+            self._connection()
+            .execute("SELECT COALESCE(MAX(number), -1) + 1 FROM blocks")
+            .fetchone()
+        )
         return int(row[0])
 
     def transaction_blocks(self, tx_ids: list[str]) -> dict[str, int]:
@@ -222,7 +233,11 @@ class ChannelLedger:
         return out
 
     def block(self, number: int) -> common_pb2.Block | None:
-        row = self._connection().execute("SELECT block FROM blocks WHERE number = ?", (number,)).fetchone()
+        row = (
+            self._connection()
+            .execute("SELECT block FROM blocks WHERE number = ?", (number,))
+            .fetchone()
+        )
         return common_pb2.Block.FromString(row[0]) if row else None
 
     # ------------------------------------------------------------ checks
@@ -230,19 +245,31 @@ class ChannelLedger:
     def _refuse(self, code: str, message: str) -> ChannelError:
         return ChannelError(code, self.channel, message)
 
-    def _check_creator(self, msp_id: str, certificate_pem: bytes, message: bytes, signature: bytes,
-                       at: dt.datetime | None = None) -> x509.Certificate:
+    def _check_creator(
+        self,
+        msp_id: str,
+        certificate_pem: bytes,
+        message: bytes,
+        signature: bytes,
+        at: dt.datetime | None = None,
+    ) -> x509.Certificate:
         try:
             certificate = x509.load_pem_x509_certificate(certificate_pem)
         except ValueError:
-            raise self._refuse("ACCESS_DENIED", "the creator's certificate does not decode") from None
+            raise self._refuse(
+                "ACCESS_DENIED", "the creator's certificate does not decode"
+            ) from None
         try:
             validate_member(msp_id, certificate, self._members, at)
         except MembershipError as exc:
-            raise self._refuse("ACCESS_DENIED", f"channel {self.channel} refused the creator: {exc}") from None
+            raise self._refuse(
+                "ACCESS_DENIED", f"channel {self.channel} refused the creator: {exc}"
+            ) from None
         public_key = certificate.public_key()
         if not verify_signature(public_key, message, signature):  # type: ignore[arg-type]
-            raise self._refuse("ACCESS_DENIED", "the signature does not match the creator's certificate")
+            raise self._refuse(
+                "ACCESS_DENIED", "the signature does not match the creator's certificate"
+            )
         return certificate
 
     def _check_proposal(self, signed_proposal: bytes) -> ParsedProposal:
@@ -251,19 +278,30 @@ class ChannelLedger:
         except MalformedProposal as exc:
             raise self._refuse("BAD_INPUT", str(exc)) from None
         if parsed.channel != self.channel:
-            raise self._refuse("BAD_INPUT", f"proposal is for channel {parsed.channel!r}, not {self.channel!r}")
+            raise self._refuse(
+                "BAD_INPUT", f"proposal is for channel {parsed.channel!r}, not {self.channel!r}"
+            )
         if parsed.chaincode not in (self.channel, QSCC):
-            raise self._refuse("NOT_FOUND", f"no chaincode {parsed.chaincode!r} on channel {self.channel}")
+            raise self._refuse(
+                "NOT_FOUND", f"no chaincode {parsed.chaincode!r} on channel {self.channel}"
+            )
         if not parsed.tx_id_is_derived():
-            raise self._refuse("BAD_INPUT", "transaction id is not derived from the nonce and creator")
+            raise self._refuse(
+                "BAD_INPUT", "transaction id is not derived from the nonce and creator"
+            )
         self._check_creator(
-            parsed.creator.mspid, parsed.creator.id_bytes, parsed.signed.proposal_bytes, parsed.signed.signature
+            parsed.creator.mspid,
+            parsed.creator.id_bytes,
+            parsed.signed.proposal_bytes,
+            parsed.signed.signature,
         )
         return parsed
 
     # ---------------------------------------------------------- running
 
-    def _simulate(self, parsed: ParsedProposal) -> tuple[proposal_response_pb2.Response, EmbeddedStub]:
+    def _simulate(
+        self, parsed: ParsedProposal
+    ) -> tuple[proposal_response_pb2.Response, EmbeddedStub]:
         connection = self._connection()
         connection.execute("BEGIN")  # one snapshot for the whole call
         try:
@@ -290,14 +328,25 @@ class ChannelLedger:
     def _system_query(self, parsed: ParsedProposal) -> bytes:
         """The part of Fabric's query system chaincode (qscc) the gateway uses."""
         if parsed.function == "GetChainInfo":
-            row = self._connection().execute("SELECT number, hash FROM blocks ORDER BY number DESC LIMIT 1").fetchone()
-            return ledger_pb2.BlockchainInfo(height=int(row[0]) + 1, currentBlockHash=bytes(row[1])).SerializeToString()
+            row = (
+                self._connection()
+                .execute("SELECT number, hash FROM blocks ORDER BY number DESC LIMIT 1")
+                .fetchone()
+            )
+            return ledger_pb2.BlockchainInfo(
+                height=int(row[0]) + 1, currentBlockHash=bytes(row[1])
+            ).SerializeToString()
         if parsed.function == "GetTransactionBlocks":
             # Ours, not Fabric's: many tx ids in one call (Fabric's qscc has GetBlockByTxID, one at a time).
-            tx_ids = parsed.args[1:] if parsed.args and parsed.args[0] == self.channel else parsed.args
+            tx_ids = (
+                parsed.args[1:] if parsed.args and parsed.args[0] == self.channel else parsed.args
+            )
             return json.dumps(self.transaction_blocks(tx_ids), sort_keys=True).encode()
-        raise self._refuse("NOT_FOUND", f"qscc has no function {parsed.function!r} here; "
-                                        "it has GetChainInfo and GetTransactionBlocks")
+        raise self._refuse(
+            "NOT_FOUND",
+            f"qscc has no function {parsed.function!r} here; "
+            "it has GetChainInfo and GetTransactionBlocks",
+        )
 
     def _result(self, response: proposal_response_pb2.Response) -> bytes:
         if response.status >= 400:
@@ -314,8 +363,12 @@ class ChannelLedger:
         response, stub = self._simulate(parsed)
         result = self._result(response)
         proposal_response = build_proposal_response(
-            parsed, response, stub.read_write_set(), stub.events_bytes(),
-            self._node.identity, self._node.signer,
+            parsed,
+            response,
+            stub.read_write_set(),
+            stub.events_bytes(),
+            self._node.identity,
+            self._node.signer,
         )
         payload = build_transaction_payload(parsed, [proposal_response])
         return Endorsed(parsed.tx_id, result, payload.SerializeToString())
@@ -329,8 +382,12 @@ class ChannelLedger:
         except MalformedProposal as exc:
             raise self._refuse("BAD_INPUT", str(exc)) from None
         if tx.channel_header.channel_id != self.channel:
-            raise self._refuse("BAD_INPUT", f"transaction is for channel {tx.channel_header.channel_id!r}")
-        self._check_creator(tx.creator.mspid, tx.creator.id_bytes, tx.envelope.payload, tx.envelope.signature)
+            raise self._refuse(
+                "BAD_INPUT", f"transaction is for channel {tx.channel_header.channel_id!r}"
+            )
+        self._check_creator(
+            tx.creator.mspid, tx.creator.id_bytes, tx.envelope.payload, tx.envelope.signature
+        )
         if tx.creator.mspid not in self._writers:
             raise self._refuse(
                 "ACCESS_DENIED",
@@ -341,7 +398,9 @@ class ChannelLedger:
             connection = self._connection()
             connection.execute("BEGIN IMMEDIATE")
             try:
-                if connection.execute("SELECT 1 FROM transactions WHERE tx_id = ?", (tx.tx_id,)).fetchone():
+                if connection.execute(
+                    "SELECT 1 FROM transactions WHERE tx_id = ?", (tx.tx_id,)
+                ).fetchone():
                     raise self._refuse("CONFLICT", f"transaction {tx.tx_id} was already submitted")
                 code = _validate_reads(connection, tx.chaincode_action.results)
                 committed = self._append(connection, tx, envelope, code)
@@ -357,7 +416,10 @@ class ChannelLedger:
             raise self._refuse("ACCESS_DENIED", "the transaction carries no endorsement")
         for endorsement in tx.endorsements:
             if endorsement.endorser != node:
-                raise self._refuse("ACCESS_DENIED", "the transaction was endorsed by a node this channel does not know")
+                raise self._refuse(
+                    "ACCESS_DENIED",
+                    "the transaction was endorsed by a node this channel does not know",
+                )
             if not verify_signature(
                 self.config.node.certificate.public_key(),  # type: ignore[arg-type]
                 tx.proposal_response_payload + endorsement.endorser,
@@ -367,7 +429,9 @@ class ChannelLedger:
         if tx.chaincode_action.response.status >= 400:
             raise self._refuse("BAD_INPUT", "the endorsed response is an error")
 
-    def _append(self, connection: sqlite3.Connection, tx: ParsedTransaction, envelope: bytes, code: int) -> Committed:
+    def _append(
+        self, connection: sqlite3.Connection, tx: ParsedTransaction, envelope: bytes, code: int
+    ) -> Committed:
         assert self._node is not None
         number, previous = connection.execute(
             "SELECT number, hash FROM blocks ORDER BY number DESC LIMIT 1"
@@ -399,8 +463,12 @@ class ChannelLedger:
             transactions: dict[str, tuple[int, int, int]] = {}
             previous_hash = b""
             node_key = self.config.node.certificate.public_key()
-            for number, stored_hash, raw in connection.execute("SELECT number, hash, block FROM blocks ORDER BY number"):
-                problem = _verify_block(self, number, stored_hash, raw, previous_hash, node_key, state, transactions)
+            for number, stored_hash, raw in connection.execute(
+                "SELECT number, hash, block FROM blocks ORDER BY number"
+            ):
+                problem = _verify_block(
+                    self, number, stored_hash, raw, previous_hash, node_key, state, transactions
+                )
                 report.blocks += 1
                 if problem:
                     report.problems.append(f"channel {self.channel}: block {number}: {problem}")
@@ -409,10 +477,14 @@ class ChannelLedger:
             report.transactions = len(transactions)
             stored_state = {
                 _as_bytes(k): (_as_bytes(v), b, t)
-                for k, v, b, t in connection.execute("SELECT key, value, block_number, tx_index FROM state")
+                for k, v, b, t in connection.execute(
+                    "SELECT key, value, block_number, tx_index FROM state"
+                )
             }
             if stored_state != state:
-                report.problems.append(f"channel {self.channel}: {_state_difference(state, stored_state)}")
+                report.problems.append(
+                    f"channel {self.channel}: {_state_difference(state, stored_state)}"
+                )
             stored_tx = {
                 tx_id: (b, i, c)
                 for tx_id, b, i, c in connection.execute(
@@ -420,7 +492,9 @@ class ChannelLedger:
                 )
             }
             if stored_tx != transactions:
-                report.problems.append(f"channel {self.channel}: the transaction index differs from the blocks")
+                report.problems.append(
+                    f"channel {self.channel}: the transaction index differs from the blocks"
+                )
             connection.execute("COMMIT")
         finally:
             connection.close()
@@ -453,7 +527,9 @@ def _verify_block(
         message, signature, creator = blocks.block_signature(block)
     except Exception:
         return "has no orderer signature"
-    if creator != ledger.config.node.serialize() or not verify_signature(node_key, message, signature):
+    if creator != ledger.config.node.serialize() or not verify_signature(
+        node_key, message, signature
+    ):
         return "orderer signature does not verify"
     if number == 0:
         try:
@@ -469,9 +545,15 @@ def _verify_block(
             tx = parse_transaction(entry)
         except MalformedProposal as exc:
             return f"transaction {index}: {exc}"
-        when = tx.channel_header.timestamp.ToDatetime(tzinfo=dt.timezone.utc)
+        when = tx.channel_header.timestamp.ToDatetime(tzinfo=dt.UTC)
         try:
-            ledger._check_creator(tx.creator.mspid, tx.creator.id_bytes, tx.envelope.payload, tx.envelope.signature, when)
+            ledger._check_creator(
+                tx.creator.mspid,
+                tx.creator.id_bytes,
+                tx.envelope.payload,
+                tx.envelope.signature,
+                when,
+            )
             ledger._check_endorsements(tx)
         except ChannelError as exc:
             return f"transaction {tx.tx_id}: {exc.message}"
@@ -488,7 +570,9 @@ def _verify_block(
     return None
 
 
-def _state_difference(expected: dict[bytes, tuple[bytes, int, int]], stored: dict[bytes, tuple[bytes, int, int]]) -> str:
+def _state_difference(
+    expected: dict[bytes, tuple[bytes, int, int]], stored: dict[bytes, tuple[bytes, int, int]]
+) -> str:
     for key in sorted(set(expected) | set(stored)):
         if expected.get(key) != stored.get(key):
             shown = key.replace(b"\x00", b"/").decode(errors="replace").strip("/")
@@ -517,7 +601,9 @@ def _state_get(connection: sqlite3.Connection, key: str) -> tuple[bytes, Version
     return (bytes(row[0]), (int(row[1]), int(row[2]))) if row else None
 
 
-def _state_range(connection: sqlite3.Connection, start: str, end: str) -> Iterator[tuple[str, bytes, Version]]:
+def _state_range(
+    connection: sqlite3.Connection, start: str, end: str
+) -> Iterator[tuple[str, bytes, Version]]:
     rows = connection.execute(
         "SELECT key, value, block_number, tx_index FROM state WHERE key >= ? AND key < ? ORDER BY key",
         (start.encode(), end.encode()),
@@ -552,7 +638,9 @@ def _config_block(config: ChannelConfig, node: SigningIdentity) -> common_pb2.Bl
         channel_header=common_pb2.ChannelHeader(
             type=common_pb2.HeaderType.CONFIG, channel_id=config.channel, timestamp=timestamp_now()
         ).SerializeToString(),
-        signature_header=common_pb2.SignatureHeader(creator=node.identity.serialize()).SerializeToString(),
+        signature_header=common_pb2.SignatureHeader(
+            creator=node.identity.serialize()
+        ).SerializeToString(),
     )
     envelope = sign_envelope(common_pb2.Payload(header=header, data=config.to_json()), node.signer)
     block = blocks.new_block(0, b"", [envelope.SerializeToString()], bytes([VALID]))
@@ -567,6 +655,8 @@ def _config_from_block(block: common_pb2.Block) -> ChannelConfig:
     if channel_header.type != common_pb2.HeaderType.CONFIG:
         raise ValueError("block 0 is not a configuration block")
     config = ChannelConfig.from_json(payload.data)
-    if not verify_signature(config.node.certificate.public_key(), envelope.payload, envelope.signature):  # type: ignore[arg-type]
+    if not verify_signature(
+        config.node.certificate.public_key(), envelope.payload, envelope.signature
+    ):  # type: ignore[arg-type]
         raise ValueError("configuration is not signed by the channel's node")
     return config

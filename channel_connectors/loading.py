@@ -31,14 +31,24 @@ def source_records() -> dict[str, list[dict[str, Any]]]:
     for source in (load_factor_records(), demo_audited_records()):
         for channel, items in source.items():
             records[channel].extend(
-                {"kind": r.kind, "attributes": list(r.attributes), "payload": r.payload, "source": r.source}
+                {
+                    "kind": r.kind,
+                    "attributes": list(r.attributes),
+                    "payload": r.payload,
+                    "source": r.source,
+                }
                 for r in items
             )
     return records
 
 
-async def load_records(connector: Connector, auditor: Credential, records_by_channel: dict[str, list[dict[str, Any]]],
-                       progress: Progress = _quiet, batch_size: int = BATCH_SIZE) -> dict[str, int]:
+async def load_records(
+    connector: Connector,
+    auditor: Credential,
+    records_by_channel: dict[str, list[dict[str, Any]]],
+    progress: Progress = _quiet,
+    batch_size: int = BATCH_SIZE,
+) -> dict[str, int]:
     """Write records as the auditor, skipping keys already on the channel; returns how many were written."""
     written: dict[str, int] = {}
     for channel, records in records_by_channel.items():
@@ -47,7 +57,9 @@ async def load_records(connector: Connector, auditor: Credential, records_by_cha
         for start in range(0, len(records), batch_size):
             batch = records[start : start + batch_size]
             keys = ["/".join((r["kind"], *r["attributes"])) for r in batch]
-            answer = json.loads(await contract.evaluate(auditor, "read", json.dumps({"keys": keys})))
+            answer = json.loads(
+                await contract.evaluate(auditor, "read", json.dumps({"keys": keys}))
+            )
             present = {r["key"] for r in answer["results"] if "record" in r}
             missing = [r for r, key in zip(batch, keys) if key not in present]
             if missing:
@@ -57,7 +69,7 @@ async def load_records(connector: Connector, auditor: Credential, records_by_cha
     return written
 
 
-def load_fabric(data_dir, progress: Progress = _quiet) -> dict[str, int]:  # noqa: ANN001
+def load_fabric(data_dir, progress: Progress = _quiet) -> dict[str, int]:
     """`datachannels load --connector fabric`: the same records as `init`, signed by the auditor, on Fabric."""
     import asyncio
     from pathlib import Path

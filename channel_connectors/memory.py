@@ -30,7 +30,9 @@ def _identity(msp_id: str, name: str) -> SigningIdentity:
 class InMemoryChannel:
     """One channel's state in a dict; calls run the channel's contract as `caller`."""
 
-    def __init__(self, channel: str, records: list[dict[str, Any]], caller_msp: str = "AcmeMSP") -> None:
+    def __init__(
+        self, channel: str, records: list[dict[str, Any]], caller_msp: str = "AcmeMSP"
+    ) -> None:
         self.channel = channel
         self._chaincode = chaincode_for(channel)
         self._state: dict[str, bytes] = {}
@@ -66,7 +68,9 @@ class InMemoryChannel:
         return (value, (0, 0)) if value is not None else None
 
     def _range(self, start: str, end: str) -> Iterator[tuple[str, bytes, Version]]:
-        for key in self._keys[bisect.bisect_left(self._keys, start) : bisect.bisect_left(self._keys, end)]:
+        for key in self._keys[
+            bisect.bisect_left(self._keys, start) : bisect.bisect_left(self._keys, end)
+        ]:
             yield key, self._state[key], (0, 0)
 
     def read(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -80,9 +84,19 @@ def factor_channels(caller_msp: str = "AcmeMSP") -> dict[str, InMemoryChannel]:
     from ..data.loader import load_factor_records
 
     return {
-        channel: InMemoryChannel(channel, [
-            {"kind": r.kind, "attributes": list(r.attributes), "payload": r.payload, "source": r.source} for r in items
-        ], caller_msp)
+        channel: InMemoryChannel(
+            channel,
+            [
+                {
+                    "kind": r.kind,
+                    "attributes": list(r.attributes),
+                    "payload": r.payload,
+                    "source": r.source,
+                }
+                for r in items
+            ],
+            caller_msp,
+        )
         for channel, items in load_factor_records().items()
     }
 
@@ -98,7 +112,9 @@ def engine_answer(channels: dict[str, InMemoryChannel]):  # -> engine.Answer
                 item = channels[channel].read({"keys": [value]})["results"][0]
                 answers[(channel, need)] = item.get("record")
             else:
-                answers[(channel, need)] = channels[channel].read({"queries": [json.loads(value)]})["queries"][0]["records"]
+                answers[(channel, need)] = channels[channel].read({"queries": [json.loads(value)]})[
+                    "queries"
+                ][0]["records"]
         return answers[(channel, need)]
 
     return answer

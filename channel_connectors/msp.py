@@ -71,15 +71,23 @@ def _name(common_name: str, organisation: str, unit: str | None = None) -> x509.
 def _key_usage(signs_certificates: bool) -> x509.KeyUsage:
     """Digital signatures always; certificate and CRL signing for a CA only."""
     return x509.KeyUsage(
-        digital_signature=True, key_cert_sign=signs_certificates, crl_sign=signs_certificates,
-        content_commitment=False, key_encipherment=False, data_encipherment=False,
-        key_agreement=False, encipher_only=False, decipher_only=False,
+        digital_signature=True,
+        key_cert_sign=signs_certificates,
+        crl_sign=signs_certificates,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        encipher_only=False,
+        decipher_only=False,
     )
 
 
-def create_ca(organisation: str, now: dt.datetime | None = None) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+def create_ca(
+    organisation: str, now: dt.datetime | None = None
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     """A self-signed CA for one organisation (like cryptogen's `ca.<org>`)."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     key = new_private_key()
     name = _name(f"ca.{organisation}", organisation)
     certificate = (
@@ -110,7 +118,7 @@ def issue_certificate(
 
     `unit` is the Fabric NodeOU (`client`, `peer`, `orderer`, `admin`).
     """
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     organisation = ca_certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value
     key = new_private_key()
     builder = (
@@ -139,7 +147,9 @@ def issue_certificate(
                 sans.append(x509.DNSName(name))
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
         builder = builder.add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
             critical=False,
         )
     return key, builder.sign(ca_key, hashes.SHA256())
@@ -185,7 +195,7 @@ def validate_member(
         raise MembershipError(
             f"certificate {certificate_fingerprint(certificate)[:19]}… was not issued by {msp_id}'s CA"
         )
-    at = at or dt.datetime.now(dt.timezone.utc)
+    at = at or dt.datetime.now(dt.UTC)
     if not certificate.not_valid_before_utc <= at <= certificate.not_valid_after_utc:
         raise MembershipError("certificate is outside its validity period")
     try:

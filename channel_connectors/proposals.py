@@ -35,7 +35,7 @@ def compute_tx_id(nonce: bytes, creator: bytes) -> str:
 
 def timestamp_now(now: dt.datetime | None = None) -> timestamp_pb2.Timestamp:
     stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(now or dt.datetime.now(dt.timezone.utc))
+    stamp.FromDatetime(now or dt.datetime.now(dt.UTC))
     return stamp
 
 
@@ -118,7 +118,7 @@ class ParsedProposal:
 
     @property
     def timestamp(self) -> dt.datetime:
-        return self.channel_header.timestamp.ToDatetime(tzinfo=dt.timezone.utc)
+        return self.channel_header.timestamp.ToDatetime(tzinfo=dt.UTC)
 
     def tx_id_is_derived(self) -> bool:
         """Fabric refuses a proposal whose tx id is not sha256(nonce + creator)."""
@@ -250,7 +250,9 @@ class ParsedTransaction:
 
 def parse_transaction(data: bytes | common_pb2.Envelope) -> ParsedTransaction:
     try:
-        envelope = data if isinstance(data, common_pb2.Envelope) else common_pb2.Envelope.FromString(data)
+        envelope = (
+            data if isinstance(data, common_pb2.Envelope) else common_pb2.Envelope.FromString(data)
+        )
         payload = common_pb2.Payload.FromString(envelope.payload)
         channel_header = common_pb2.ChannelHeader.FromString(payload.header.channel_header)
         signature_header = common_pb2.SignatureHeader.FromString(payload.header.signature_header)
@@ -258,11 +260,15 @@ def parse_transaction(data: bytes | common_pb2.Envelope) -> ParsedTransaction:
         transaction = transaction_pb2.Transaction.FromString(payload.data)
         if len(transaction.actions) != 1:
             raise MalformedProposal("a transaction must hold exactly one action")
-        action_payload = transaction_pb2.ChaincodeActionPayload.FromString(transaction.actions[0].payload)
+        action_payload = transaction_pb2.ChaincodeActionPayload.FromString(
+            transaction.actions[0].payload
+        )
         prp_bytes = action_payload.action.proposal_response_payload
         prp = proposal_response_pb2.ProposalResponsePayload.FromString(prp_bytes)
         chaincode_action = proposal_pb2.ChaincodeAction.FromString(prp.extension)
-        ccp = proposal_pb2.ChaincodeProposalPayload.FromString(action_payload.chaincode_proposal_payload)
+        ccp = proposal_pb2.ChaincodeProposalPayload.FromString(
+            action_payload.chaincode_proposal_payload
+        )
         spec = chaincode_pb2.ChaincodeInvocationSpec.FromString(ccp.input)
     except MalformedProposal:
         raise

@@ -54,8 +54,13 @@ class _GraphQLApp(GraphQL):
         self._connector = connector
         # The wallet holds private keys: GraphiQL must not keep it in the browser's storage.
         self._ide_html = (
-            super().graphql_ide_html.replace("shouldPersistHeaders: true", "shouldPersistHeaders: false")
-            .replace("headers: defaultHeaders,", f"headers: JSON.stringify({_GRAPHIQL_HINT}, null, 2),", 1)
+            super()
+            .graphql_ide_html.replace("shouldPersistHeaders: true", "shouldPersistHeaders: false")
+            .replace(
+                "headers: defaultHeaders,",
+                f"headers: JSON.stringify({_GRAPHIQL_HINT}, null, 2),",
+                1,
+            )
         )
 
     @property
@@ -77,11 +82,29 @@ class _WalletGate:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        header = next((v.decode("latin-1") for k, v in scope["headers"] if k.decode("latin-1").lower() == WALLET_HEADER), None)
+        header = next(
+            (
+                v.decode("latin-1")
+                for k, v in scope["headers"]
+                if k.decode("latin-1").lower() == WALLET_HEADER
+            ),
+            None,
+        )
         try:
             wallet = parse_wallet(header, CHANNELS)
         except WalletError as error:
-            body = {"errors": [{"message": str(error), "extensions": {"code": "BAD_INPUT", "field": "X-Wallet", "channel": error.channel}}]}
+            body = {
+                "errors": [
+                    {
+                        "message": str(error),
+                        "extensions": {
+                            "code": "BAD_INPUT",
+                            "field": "X-Wallet",
+                            "channel": error.channel,
+                        },
+                    }
+                ]
+            }
             await JSONResponse(body, status_code=400)(scope, receive, send)
             return
         scope.setdefault("state", {})["wallet"] = wallet
@@ -95,7 +118,9 @@ def create_app(settings: Settings | None = None, connector: Connector | None = N
     graphql = _GraphQLApp(metered)
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "connector": metered.kind, "channels": list(metered.channels())})
+        return JSONResponse(
+            {"status": "ok", "connector": metered.kind, "channels": list(metered.channels())}
+        )
 
     async def metrics_endpoint(request: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -31,7 +31,9 @@ def _network(settings: Settings):  # -> EmbeddedNetwork
 
     network = EmbeddedNetwork(settings.data_dir)
     if not network.is_initialised():
-        raise SystemExit(f"error: {settings.data_dir} is not initialised; run `datachannels init` first")
+        raise SystemExit(
+            f"error: {settings.data_dir} is not initialised; run `datachannels init` first"
+        )
     return network
 
 
@@ -61,7 +63,9 @@ def cmd_wallet(args: argparse.Namespace) -> int:
     if args.list:
         names = set(store.names())
         if not names:
-            raise SystemExit(f"error: no identities in {settings.data_dir}; run `datachannels init` first")
+            raise SystemExit(
+                f"error: no identities in {settings.data_dir}; run `datachannels init` first"
+            )
         for user in DEMO_USERS:
             if user.name in names:
                 print(f"{user.name:<10} {user.msp_id:<12} {user.description}")
@@ -72,8 +76,10 @@ def cmd_wallet(args: argparse.Namespace) -> int:
     except KeyError as exc:
         raise SystemExit(f"error: {exc.args[0]}") from None
     if msp_id not in CHANNEL_MEMBERS:
-        _progress(f"note: {name} ({msp_id}) is a member of no channel; its wallet holds its identity "
-                  "for every channel so you can see each channel refuse it")
+        _progress(
+            f"note: {name} ({msp_id}) is a member of no channel; its wallet holds its identity "
+            "for every channel so you can see each channel refuse it"
+        )
     print(encode_wallet({channel: (msp_id, cert, key) for channel in CHANNELS}))
     return 0
 
@@ -86,8 +92,10 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
         print(problem, file=sys.stderr)
     if failed:
         return 1
-    print(f"ledger ok: {sum(r.blocks for r in reports)} blocks, {sum(r.transactions for r in reports)} transactions "
-          f"on {len(reports)} channels")
+    print(
+        f"ledger ok: {sum(r.blocks for r in reports)} blocks, {sum(r.transactions for r in reports)} transactions "
+        f"on {len(reports)} channels"
+    )
     return 0
 
 
@@ -131,12 +139,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
             _progress(f"first start: initialising {settings.data_dir}")
             init_data_dir(settings.data_dir, _progress)
     elif not (settings.data_dir / "fabric" / "connection.json").exists():
-        raise SystemExit(f"error: no Fabric network in {settings.data_dir}; run `datachannels network up` first")
+        raise SystemExit(
+            f"error: no Fabric network in {settings.data_dir}; run `datachannels network up` first"
+        )
     _check_port_free(settings.host, settings.port)
     wallet_hint = "datachannels wallet --identity acme" + (
-        "" if settings.data_dir == default_data_dir() else f" --data-dir {settings.data_dir}")
-    _progress(f"GraphiQL: http://{settings.host}:{settings.port}/graphql  (X-Wallet header: the output of `{wallet_hint}`)")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+        "" if settings.data_dir == default_data_dir() else f" --data-dir {settings.data_dir}"
+    )
+    _progress(
+        f"GraphiQL: http://{settings.host}:{settings.port}/graphql  (X-Wallet header: the output of `{wallet_hint}`)"
+    )
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
+    )
     return 0
 
 
@@ -149,8 +164,10 @@ def _check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise SystemExit(f"error: cannot listen on {host}:{port} ({exc.strerror}); is another "
-                             "`datachannels serve` running? Choose another with --port or DATACHANNELS_PORT") from None
+            raise SystemExit(
+                f"error: cannot listen on {host}:{port} ({exc.strerror}); is another "
+                "`datachannels serve` running? Choose another with --port or DATACHANNELS_PORT"
+            ) from None
 
 
 def _load_fabric(data_dir: Path) -> None:
@@ -158,7 +175,11 @@ def _load_fabric(data_dir: Path) -> None:
 
     written = load_fabric(data_dir, _progress)
     total = sum(written.values())
-    _progress(f"loaded {total} records on Fabric" if total else "the factor data was already on the Fabric channels")
+    _progress(
+        f"loaded {total} records on Fabric"
+        if total
+        else "the factor data was already on the Fabric channels"
+    )
 
 
 def cmd_load(args: argparse.Namespace) -> int:
@@ -184,8 +205,12 @@ def cmd_network(args: argparse.Namespace) -> int:
     try:
         if args.network_command == "up":
             made = Layout.existing(data_dir)
-            network_up(data_dir, base_port=args.base_port or made.base_port,
-                       customer_peers=args.customer_peers or made.customer_peers, progress=_progress)
+            network_up(
+                data_dir,
+                base_port=args.base_port or made.base_port,
+                customer_peers=args.customer_peers or made.customer_peers,
+                progress=_progress,
+            )
             _load_fabric(data_dir)
             print(network_status(data_dir).describe())
         elif args.network_command == "down":
@@ -195,37 +220,63 @@ def cmd_network(args: argparse.Namespace) -> int:
             status = network_status(data_dir)
             print(status.describe())
             return 0 if status.all_running else 1
-    except (RuntimeError, ChannelError) as exc:  # a step failed: the message says which (with a log tail)
+    except (
+        RuntimeError,
+        ChannelError,
+    ) as exc:  # a step failed: the message says which (with a log tail)
         print(f"error: {exc}", file=sys.stderr)
         if args.network_command == "up":
-            print("(what did start keeps running: see `datachannels network status`; "
-                  "`datachannels network down` stops it)", file=sys.stderr)
+            print(
+                "(what did start keeps running: see `datachannels network status`; "
+                "`datachannels network down` stops it)",
+                file=sys.stderr,
+            )
         return 1
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="datachannels", description="Carbon footprints from audited data channels.")
+    parser = argparse.ArgumentParser(
+        prog="datachannels", description="Carbon footprints from audited data channels."
+    )
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", type=Path, default=None,
-                        help="where identities and the embedded ledger live (default: $DATACHANNELS_DATA_DIR, "
-                             "else ~/.local/share/datachannels)")
+    common.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="where identities and the embedded ledger live (default: $DATACHANNELS_DATA_DIR, "
+        "else ~/.local/share/datachannels)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", parents=[common], help="run the GraphQL gateway (initialises the data dir on first start)")
+    serve = commands.add_parser(
+        "serve",
+        parents=[common],
+        help="run the GraphQL gateway (initialises the data dir on first start)",
+    )
     serve.add_argument("--host", default=None, help="interface to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
-    serve.add_argument("--connector", choices=("embedded", "fabric"), default=None, help="default embedded")
+    serve.add_argument(
+        "--connector", choices=("embedded", "fabric"), default=None, help="default embedded"
+    )
     serve.set_defaults(run=cmd_serve)
 
-    load = commands.add_parser("load", parents=[common], help="put the factor data on the channels (skips what is there)")
-    load.add_argument("--connector", choices=("embedded", "fabric"), default=None, help="default embedded")
+    load = commands.add_parser(
+        "load", parents=[common], help="put the factor data on the channels (skips what is there)"
+    )
+    load.add_argument(
+        "--connector", choices=("embedded", "fabric"), default=None, help="default embedded"
+    )
     load.set_defaults(run=cmd_load)
 
-    init = commands.add_parser("init", parents=[common], help="create demo identities and channels, load the factor data")
+    init = commands.add_parser(
+        "init", parents=[common], help="create demo identities and channels, load the factor data"
+    )
     init.set_defaults(run=cmd_init)
 
-    wallet = commands.add_parser("wallet", parents=[common], help="list demo identities or print an X-Wallet value")
+    wallet = commands.add_parser(
+        "wallet", parents=[common], help="list demo identities or print an X-Wallet value"
+    )
     group = wallet.add_mutually_exclusive_group(required=True)
     group.add_argument("--list", action="store_true", help="list the demo identities")
     group.add_argument("--identity", metavar="NAME", help="print NAME's X-Wallet header value")
@@ -233,29 +284,54 @@ def build_parser() -> argparse.ArgumentParser:
 
     ledger = commands.add_parser("ledger", help="inspect the embedded ledger")
     ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)
-    verify = ledger_commands.add_parser("verify", parents=[common],
-                                        help="check every channel's hash chain, signatures and world state")
+    verify = ledger_commands.add_parser(
+        "verify",
+        parents=[common],
+        help="check every channel's hash chain, signatures and world state",
+    )
     verify.set_defaults(run=cmd_ledger_verify)
 
-    chaincode = commands.add_parser("chaincode", help="call a channel's contract as a demo identity")
+    chaincode = commands.add_parser(
+        "chaincode", help="call a channel's contract as a demo identity"
+    )
     chaincode_commands = chaincode.add_subparsers(dest="action", required=True)
-    for action, text in (("query", "evaluate (nothing is written)"), ("invoke", "submit and commit")):
+    for action, text in (
+        ("query", "evaluate (nothing is written)"),
+        ("invoke", "submit and commit"),
+    ):
         sub = chaincode_commands.add_parser(action, parents=[common], help=text)
-        sub.add_argument("--channel", required=True, help="utility, shipping, airline, commodity or footprint")
-        sub.add_argument("--as", dest="as_", required=True, metavar="NAME", help="the demo identity that signs")
+        sub.add_argument(
+            "--channel", required=True, help="utility, shipping, airline, commodity or footprint"
+        )
+        sub.add_argument(
+            "--as", dest="as_", required=True, metavar="NAME", help="the demo identity that signs"
+        )
         sub.add_argument("function")
         sub.add_argument("args", nargs="*")
         sub.set_defaults(run=cmd_chaincode)
 
     network = commands.add_parser("network", help="a local Hyperledger Fabric network (no Docker)")
     network_commands = network.add_subparsers(dest="network_command", required=True)
-    up = network_commands.add_parser("up", parents=[common], help="start it (idempotent: completes what is missing)")
-    up.add_argument("--base-port", type=int, default=None,
-                    help="first of the loopback ports it uses (default: the one it was made with, else 7050)")
-    up.add_argument("--customer-peers", action="store_true",
-                    help="also run a peer for AcmeMSP and one for GlobexMSP (when the network is first made)")
-    network_commands.add_parser("down", parents=[common], help="stop the processes `network up` started")
-    network_commands.add_parser("status", parents=[common], help="each process: pid, running, port (exit 1 unless all run)")
+    up = network_commands.add_parser(
+        "up", parents=[common], help="start it (idempotent: completes what is missing)"
+    )
+    up.add_argument(
+        "--base-port",
+        type=int,
+        default=None,
+        help="first of the loopback ports it uses (default: the one it was made with, else 7050)",
+    )
+    up.add_argument(
+        "--customer-peers",
+        action="store_true",
+        help="also run a peer for AcmeMSP and one for GlobexMSP (when the network is first made)",
+    )
+    network_commands.add_parser(
+        "down", parents=[common], help="stop the processes `network up` started"
+    )
+    network_commands.add_parser(
+        "status", parents=[common], help="each process: pid, running, port (exit 1 unless all run)"
+    )
     network.set_defaults(run=cmd_network)
     return parser
 

@@ -19,16 +19,22 @@ class GatewayMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.connector_calls = Counter(
-            "datachannels_connector_calls", "Calls from the gateway to a channel, by channel and operation.",
-            ["channel", "operation"], registry=self.registry,
+            "datachannels_connector_calls",
+            "Calls from the gateway to a channel, by channel and operation.",
+            ["channel", "operation"],
+            registry=self.registry,
         )
         self.connector_errors = Counter(
-            "datachannels_connector_errors", "Channel calls that ended in an error, by code.",
-            ["channel", "operation", "code"], registry=self.registry,
+            "datachannels_connector_errors",
+            "Channel calls that ended in an error, by code.",
+            ["channel", "operation", "code"],
+            registry=self.registry,
         )
         self.connector_seconds = Histogram(
-            "datachannels_connector_call_seconds", "Time of a channel call.",
-            ["channel", "operation"], registry=self.registry,
+            "datachannels_connector_call_seconds",
+            "Time of a channel call.",
+            ["channel", "operation"],
+            registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
 
@@ -44,7 +50,7 @@ class MeteredConnector:
     def channels(self) -> tuple[str, ...]:
         return self.inner.channels()
 
-    async def _timed(self, channel: str, operation: str, call):  # noqa: ANN001, ANN202
+    async def _timed(self, channel: str, operation: str, call):
         self._metrics.connector_calls.labels(channel, operation).inc()
         started = time.perf_counter()
         try:
@@ -53,19 +59,35 @@ class MeteredConnector:
             self._metrics.connector_errors.labels(channel, operation, error.code).inc()
             raise
         finally:
-            self._metrics.connector_seconds.labels(channel, operation).observe(time.perf_counter() - started)
+            self._metrics.connector_seconds.labels(channel, operation).observe(
+                time.perf_counter() - started
+            )
 
-    async def evaluate(self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()) -> bytes:
-        return await self._timed(channel, "evaluate", self.inner.evaluate(channel, credential, function, args))
+    async def evaluate(
+        self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()
+    ) -> bytes:
+        return await self._timed(
+            channel, "evaluate", self.inner.evaluate(channel, credential, function, args)
+        )
 
-    async def submit(self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()) -> Submitted:
-        return await self._timed(channel, "submit", self.inner.submit(channel, credential, function, args))
+    async def submit(
+        self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()
+    ) -> Submitted:
+        return await self._timed(
+            channel, "submit", self.inner.submit(channel, credential, function, args)
+        )
 
     async def chain_info(self, channel: str, credential: Credential) -> ChainInfo:
         return await self._timed(channel, "chain_info", self.inner.chain_info(channel, credential))
 
-    async def transaction_blocks(self, channel: str, credential: Credential, tx_ids: Sequence[str]) -> dict[str, int]:
-        return await self._timed(channel, "transaction_blocks", self.inner.transaction_blocks(channel, credential, tx_ids))
+    async def transaction_blocks(
+        self, channel: str, credential: Credential, tx_ids: Sequence[str]
+    ) -> dict[str, int]:
+        return await self._timed(
+            channel,
+            "transaction_blocks",
+            self.inner.transaction_blocks(channel, credential, tx_ids),
+        )
 
     async def aclose(self) -> None:
         await self.inner.aclose()

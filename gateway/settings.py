@@ -42,7 +42,9 @@ class Settings:
                 raise ValueError(f"port must be from 0 to 65535, got {values['port']}")
         levels = ("critical", "error", "warning", "info", "debug", "trace")
         if "log_level" in values and str(values["log_level"]).lower() not in levels:
-            raise ValueError(f"log level must be one of {', '.join(levels)}, got {values['log_level']!r}")
+            raise ValueError(
+                f"log level must be one of {', '.join(levels)}, got {values['log_level']!r}"
+            )
         if "log_level" in values:
             values["log_level"] = str(values["log_level"]).lower()
         if values.get("connector", "embedded") not in ("embedded", "fabric"):

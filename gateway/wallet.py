@@ -23,7 +23,11 @@ class WalletError(ValueError):
     """A wallet header that cannot be used; safe to show the caller."""
 
     def __init__(self, message: str, channel: str | None = None) -> None:
-        super().__init__(f"X-Wallet: {message}" if channel is None else f"X-Wallet, channel {channel!r}: {message}")
+        super().__init__(
+            f"X-Wallet: {message}"
+            if channel is None
+            else f"X-Wallet, channel {channel!r}: {message}"
+        )
         self.channel = channel
 
 
@@ -80,7 +84,9 @@ def parse_wallet(header: str | None, known_channels: Iterable[str]) -> Wallet:
     parsed: dict[str, SigningIdentity] = {}
     for channel, entry in body.items():
         if channel not in channels:
-            raise WalletError(f"unknown channel; channels are {', '.join(sorted(channels))}", channel)
+            raise WalletError(
+                f"unknown channel; channels are {', '.join(sorted(channels))}", channel
+            )
         same = json.dumps(entry, sort_keys=True)
         if same not in parsed:
             parsed[same] = _credential(channel, entry)
@@ -92,11 +98,19 @@ def _credential(channel: str, entry: object) -> SigningIdentity:
     if not isinstance(entry, dict):
         raise WalletError("credential must be a JSON object", channel)
     if "token" in entry:
-        raise WalletError("access tokens are not supported yet; give mspId, certificate and privateKey", channel)
-    missing = [f for f in ("mspId", "certificate", "privateKey") if not isinstance(entry.get(f), str) or not entry.get(f)]
+        raise WalletError(
+            "access tokens are not supported yet; give mspId, certificate and privateKey", channel
+        )
+    missing = [
+        f
+        for f in ("mspId", "certificate", "privateKey")
+        if not isinstance(entry.get(f), str) or not entry.get(f)
+    ]
     if missing:
         raise WalletError(f"credential needs {', '.join(missing)} (strings)", channel)
     try:
-        return SigningIdentity.from_pem(entry["mspId"], entry["certificate"].encode(), entry["privateKey"].encode())
+        return SigningIdentity.from_pem(
+            entry["mspId"], entry["certificate"].encode(), entry["privateKey"].encode()
+        )
     except CredentialError as exc:
         raise WalletError(str(exc), channel) from None

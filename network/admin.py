@@ -18,8 +18,15 @@ from .layout import Layout, PeerNode
 # Errors a freshly started orderer or peer gives while it settles (no Raft leader
 # yet, the channel's first blocks not delivered yet): worth a few more tries.
 _TRANSIENT = (
-    "SERVICE_UNAVAILABLE", "no Raft leader", "connection refused", "not found", "Unavailable",
-    "failed to connect", "could not be reached", "context deadline exceeded", "not yet",
+    "SERVICE_UNAVAILABLE",
+    "no Raft leader",
+    "connection refused",
+    "not found",
+    "Unavailable",
+    "failed to connect",
+    "could not be reached",
+    "context deadline exceeded",
+    "not yet",
     "access denied",  # a peer that has not yet received the channel's config
 )
 
@@ -61,18 +68,36 @@ class FabricTools:
 
     def orderer_args(self) -> list[str]:
         """`-o … --tls --cafile …` for commands that submit to the orderer."""
-        return ["-o", self.layout.orderer_endpoint, "--tls", "--cafile", str(self.layout.ca_cert(OPERATOR_MSP))]
+        return [
+            "-o",
+            self.layout.orderer_endpoint,
+            "--tls",
+            "--cafile",
+            str(self.layout.ca_cert(OPERATOR_MSP)),
+        ]
 
     # -------------------------------------------------------------- running
-    def run(self, binary: str, args: Sequence[str], env: dict[str, str], timeout: float = 120.0) -> CommandResult:
+    def run(
+        self, binary: str, args: Sequence[str], env: dict[str, str], timeout: float = 120.0
+    ) -> CommandResult:
         completed = subprocess.run(
-            [str(self.install.path(binary)), *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+            [str(self.install.path(binary)), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
         return CommandResult(completed.returncode, (completed.stdout + completed.stderr).strip())
 
     def check(
-        self, binary: str, args: Sequence[str], env: dict[str, str], what: str,
-        retries: int = 0, timeout: float = 120.0,
+        self,
+        binary: str,
+        args: Sequence[str],
+        env: dict[str, str],
+        what: str,
+        retries: int = 0,
+        timeout: float = 120.0,
     ) -> str:
         """Run; on failure retry transient errors (with back-off), then raise with the output."""
         delay = 0.5
@@ -86,15 +111,34 @@ class FabricTools:
             time.sleep(delay)
             delay = min(delay * 2, 4.0)
         tail = "\n".join(result.output.splitlines()[-20:])
-        raise FabricCommandError(f"{what} failed (`{binary} {' '.join(args[:3])} …` exited {result.returncode}):\n{tail}")
+        raise FabricCommandError(
+            f"{what} failed (`{binary} {' '.join(args[:3])} …` exited {result.returncode}):\n{tail}"
+        )
 
-    def peer(self, args: Sequence[str], what: str, *, as_msp: str | None = None, user: str = "Admin",
-             peer: PeerNode | None = None, retries: int = 0) -> str:
+    def peer(
+        self,
+        args: Sequence[str],
+        what: str,
+        *,
+        as_msp: str | None = None,
+        user: str = "Admin",
+        peer: PeerNode | None = None,
+        retries: int = 0,
+    ) -> str:
         node = peer or self.layout.gateway_peer
-        return self.check("peer", args, self.peer_env(node, as_msp or node.msp_id, user), what, retries)
+        return self.check(
+            "peer", args, self.peer_env(node, as_msp or node.msp_id, user), what, retries
+        )
 
     def chaincode(
-        self, action: str, channel: str, function: str, args: Sequence[str], *, user: str, msp_id: str
+        self,
+        action: str,
+        channel: str,
+        function: str,
+        args: Sequence[str],
+        *,
+        user: str,
+        msp_id: str,
     ) -> CommandResult:
         """`peer chaincode query|invoke` on the channel's chaincode, signed by `user` of `msp_id`.
 
@@ -106,19 +150,33 @@ class FabricTools:
         spec = json.dumps({"Args": [function, *args]})
         command = ["chaincode", action, "--channelID", channel, "--name", channel, "--ctor", spec]
         if action == "invoke":
-            command += [*self.orderer_args(), "--peerAddresses", peer.endpoint,
-                        "--tlsRootCertFiles", str(self.layout.ca_cert(peer.msp_id)), "--waitForEvent"]
+            command += [
+                *self.orderer_args(),
+                "--peerAddresses",
+                peer.endpoint,
+                "--tlsRootCertFiles",
+                str(self.layout.ca_cert(peer.msp_id)),
+                "--waitForEvent",
+            ]
         return self.run("peer", command, self.peer_env(peer, msp_id, user))
 
     # ------------------------------------------------------------- osnadmin
     def osnadmin(self, args: Sequence[str], what: str, retries: int = 0) -> str:
         tls = self.layout.admin_tls(OPERATOR_MSP)
         connection = [
-            "-o", f"127.0.0.1:{self.layout.orderer_admin_port}",
-            "--ca-file", str(self.layout.ca_cert(OPERATOR_MSP)),
-            "--client-cert", str(tls / "client.crt"), "--client-key", str(tls / "client.key"),
+            "-o",
+            f"127.0.0.1:{self.layout.orderer_admin_port}",
+            "--ca-file",
+            str(self.layout.ca_cert(OPERATOR_MSP)),
+            "--client-cert",
+            str(tls / "client.crt"),
+            "--client-key",
+            str(tls / "client.key"),
         ]
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp")}
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", "/tmp"),
+        }
         return self.check("osnadmin", [*args, *connection], env, what, retries)
 
     def orderer_channels(self) -> set[str]:

@@ -35,6 +35,7 @@ class ConfigtxError(RuntimeError):
 
 # ------------------------------------------------------------------ YAML
 
+
 def to_yaml(value: Any, indent: int = 0) -> str:
     """Block-style YAML for dicts, lists and scalars (strings JSON-quoted)."""
     pad = " " * indent
@@ -72,6 +73,7 @@ def _scalar(value: Any) -> str:
 
 
 # ------------------------------------------------------------ the config
+
 
 def _signature(rule: str) -> dict[str, str]:
     return {"Type": "Signature", "Rule": rule}
@@ -121,10 +123,19 @@ def _orderer_section(layout: Layout) -> dict[str, Any]:
     return {
         "OrdererType": "etcdraft",
         "BatchTimeout": BATCH_TIMEOUT,
-        "BatchSize": {"MaxMessageCount": 100, "AbsoluteMaxBytes": "10 MB", "PreferredMaxBytes": "2 MB"},
+        "BatchSize": {
+            "MaxMessageCount": 100,
+            "AbsoluteMaxBytes": "10 MB",
+            "PreferredMaxBytes": "2 MB",
+        },
         "EtcdRaft": {
             "Consenters": [
-                {"Host": HOST, "Port": layout.orderer_port, "ClientTLSCert": str(tls), "ServerTLSCert": str(tls)}
+                {
+                    "Host": HOST,
+                    "Port": layout.orderer_port,
+                    "ClientTLSCert": str(tls),
+                    "ServerTLSCert": str(tls),
+                }
             ],
             # A Raft snapshot after every block: a restarted orderer then starts from the snapshot
             # and never replays the channel's first configuration change from its WAL, the step
@@ -175,7 +186,10 @@ def configtx(layout: Layout) -> dict[str, Any]:
 
 # ------------------------------------------------------------- configtxgen
 
-def ensure_channel_blocks(layout: Layout, configtxgen: Path, progress: Callable[[str], None]) -> None:
+
+def ensure_channel_blocks(
+    layout: Layout, configtxgen: Path, progress: Callable[[str], None]
+) -> None:
     """Write configtx.yaml and each channel's genesis block, unless the block exists."""
     missing = [channel for channel in CHANNELS if not layout.channel_block(channel).exists()]
     if not missing:
@@ -190,9 +204,21 @@ def ensure_channel_blocks(layout: Layout, configtxgen: Path, progress: Callable[
         block.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         staged = block.with_suffix(".tmp")
         result = subprocess.run(
-            [str(configtxgen), "-configPath", str(layout.configtx_dir), "-profile", channel,
-             "-channelID", channel, "-outputBlock", str(staged)],
-            capture_output=True, text=True, timeout=60, check=False,
+            [
+                str(configtxgen),
+                "-configPath",
+                str(layout.configtx_dir),
+                "-profile",
+                channel,
+                "-channelID",
+                channel,
+                "-outputBlock",
+                str(staged),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         if result.returncode != 0:
             tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-20:])

@@ -77,7 +77,10 @@ class _OrgCA:
     def issue(self, common_name: str, unit: str, tls: bool = False) -> tuple[bytes, bytes]:
         """(certificate PEM, private key PEM); `tls` adds the loopback SANs and server/client EKU."""
         key, certificate = issue_certificate(
-            self.key, self.certificate, common_name, unit=unit,
+            self.key,
+            self.certificate,
+            common_name,
+            unit=unit,
             subject_alt_names=TLS_NAMES if tls else (),
         )
         return certificate_pem(certificate), private_key_pem(key)
@@ -115,7 +118,9 @@ def _write_verifying_msp(msp_dir: Path, ca: _OrgCA) -> None:
 
 
 def _signing_msp_complete(msp_dir: Path) -> bool:
-    return (msp_dir / "signcerts" / "cert.pem").exists() and (msp_dir / "keystore" / "key.pem").exists()
+    return (msp_dir / "signcerts" / "cert.pem").exists() and (
+        msp_dir / "keystore" / "key.pem"
+    ).exists()
 
 
 def _ensure_signing_msp(msp_dir: Path, ca: _OrgCA, common_name: str, unit: str) -> bool:
@@ -175,14 +180,18 @@ def _check_consenter_tls(layout: Layout) -> None:
         )
 
 
-def ensure_fabric_crypto(layout: Layout, store: IdentityStore, progress: Callable[[str], None]) -> bool:
+def ensure_fabric_crypto(
+    layout: Layout, store: IdentityStore, progress: Callable[[str], None]
+) -> bool:
     """Issue whatever Fabric MSP material is missing; True if anything was issued."""
     created = False
     for msp_id in ORGANISATIONS:
         ca = _OrgCA(store, msp_id)
         _check_same_ca(layout, ca)
         _write_verifying_msp(layout.org_msp(msp_id), ca)
-        created |= _ensure_signing_msp(layout.admin_msp(msp_id), ca, f"Admin@{org_domain(msp_id)}", "admin")
+        created |= _ensure_signing_msp(
+            layout.admin_msp(msp_id), ca, f"Admin@{org_domain(msp_id)}", "admin"
+        )
         for user in DEMO_USERS:
             if user.msp_id == msp_id:
                 _link_demo_user(layout, store, ca, user.name)
@@ -190,7 +199,11 @@ def ensure_fabric_crypto(layout: Layout, store: IdentityStore, progress: Callabl
             _check_consenter_tls(layout)
             created |= _ensure_node(layout, ca, ORDERER_NAME, "orderer")
             created |= _ensure_tls(
-                layout.admin_tls(msp_id), ca, f"Admin@{org_domain(msp_id)}", "client.crt", "client.key"
+                layout.admin_tls(msp_id),
+                ca,
+                f"Admin@{org_domain(msp_id)}",
+                "client.crt",
+                "client.key",
             )
         for peer in layout.peers:
             if peer.msp_id == msp_id:

@@ -157,7 +157,13 @@ class Layout:
         if self.customer_peers:
             nodes += CUSTOMER_PEERS
         return tuple(
-            PeerNode(msp_id, name, self.base_port + offset, self.base_port + offset + 1, self.base_port + offset + 2)
+            PeerNode(
+                msp_id,
+                name,
+                self.base_port + offset,
+                self.base_port + offset + 1,
+                self.base_port + offset + 2,
+            )
             for msp_id, name, offset in nodes
         )
 
@@ -179,10 +185,16 @@ class Layout:
             self.settings_file.write_text(json.dumps(settings) + "\n")
             return
         saved.setdefault("customerPeers", False)
-        if saved != settings and not any(self.channel_block(channel).exists() for channel in CHANNELS):
-            self.settings_file.write_text(json.dumps(settings) + "\n")  # nothing names the old ports yet
+        if saved != settings and not any(
+            self.channel_block(channel).exists() for channel in CHANNELS
+        ):
+            self.settings_file.write_text(
+                json.dumps(settings) + "\n"
+            )  # nothing names the old ports yet
         elif saved != settings:
-            made = f"base port {saved.get('basePort')}" + (" and customer peers" if saved["customerPeers"] else "")
+            made = f"base port {saved.get('basePort')}" + (
+                " and customer peers" if saved["customerPeers"] else ""
+            )
             raise ValueError(
                 f"the Fabric network in {self.root} was made with {made}; bring it up the same way, "
                 f"or stop it and remove {self.root} to start afresh"
@@ -194,7 +206,9 @@ class Layout:
         settings = Path(data_dir) / "fabric" / "network.json"
         try:
             saved = json.loads(settings.read_text())
-            return cls(Path(data_dir), int(saved["basePort"]), bool(saved.get("customerPeers", False)))
+            return cls(
+                Path(data_dir), int(saved["basePort"]), bool(saved.get("customerPeers", False))
+            )
         except (FileNotFoundError, KeyError, ValueError):
             return cls(Path(data_dir))
 

@@ -79,7 +79,11 @@ def _tar_gz(files: dict[str, bytes]) -> bytes:
 
 
 def package_bytes(layout: Layout, channel: str) -> bytes:
-    connection = {"address": f"{HOST}:{layout.chaincode_port(channel)}", "dial_timeout": "10s", "tls_required": False}
+    connection = {
+        "address": f"{HOST}:{layout.chaincode_port(channel)}",
+        "dial_timeout": "10s",
+        "tls_required": False,
+    }
     code = _tar_gz({"connection.json": json.dumps(connection, indent=2).encode()})
     metadata = {"type": BUILDER_NAME, "label": label(channel)}
     return _tar_gz({"metadata.json": json.dumps(metadata).encode(), "code.tar.gz": code})
@@ -96,62 +100,137 @@ def ensure_package(layout: Layout, channel: str) -> tuple[Path, str]:
 
 
 def installed_package_ids(tools: FabricTools, peer: PeerNode) -> set[str]:
-    output = tools.peer(["lifecycle", "chaincode", "queryinstalled", "--output", "json"],
-                        f"listing the chaincode installed on {peer.name}", peer=peer, retries=3)
+    output = tools.peer(
+        ["lifecycle", "chaincode", "queryinstalled", "--output", "json"],
+        f"listing the chaincode installed on {peer.name}",
+        peer=peer,
+        retries=3,
+    )
     listing = json.loads(output or "{}")
     return {entry["package_id"] for entry in listing.get("installed_chaincodes") or []}
 
 
 def ensure_installed(
-    tools: FabricTools, peer: PeerNode, channel: str, installed: set[str], progress: Callable[[str], None]
+    tools: FabricTools,
+    peer: PeerNode,
+    channel: str,
+    installed: set[str],
+    progress: Callable[[str], None],
 ) -> str:
     path, package_id = ensure_package(tools.layout, channel)
     if package_id not in installed:
-        tools.peer(["lifecycle", "chaincode", "install", str(path)],
-                   f"installing chaincode {label(channel)} on {peer.name}", peer=peer, retries=3)
+        tools.peer(
+            ["lifecycle", "chaincode", "install", str(path)],
+            f"installing chaincode {label(channel)} on {peer.name}",
+            peer=peer,
+            retries=3,
+        )
         progress(f"  installed chaincode package {package_id[:24]}… on {peer.name}")
     return package_id
 
 
 def is_committed(tools: FabricTools, channel: str) -> bool:
     env = tools.peer_env(tools.layout.gateway_peer, AUDITORS_MSP)
-    result = tools.run("peer", ["lifecycle", "chaincode", "querycommitted", "--channelID", channel,
-                                "--name", channel, "--output", "json"], env)
+    result = tools.run(
+        "peer",
+        [
+            "lifecycle",
+            "chaincode",
+            "querycommitted",
+            "--channelID",
+            channel,
+            "--name",
+            channel,
+            "--output",
+            "json",
+        ],
+        env,
+    )
     if result.returncode != 0:
         return False
     definition = json.loads(result.output)
-    return bool(definition.get("sequence") == CHAINCODE_SEQUENCE and definition.get("version") == CHAINCODE_VERSION)
+    return bool(
+        definition.get("sequence") == CHAINCODE_SEQUENCE
+        and definition.get("version") == CHAINCODE_VERSION
+    )
 
 
 def _is_approved(tools: FabricTools, peer: PeerNode, channel: str) -> bool:
     env = tools.peer_env(peer, peer.msp_id)
-    result = tools.run("peer", ["lifecycle", "chaincode", "queryapproved", "--channelID", channel,
-                                "--name", channel, "--sequence", str(CHAINCODE_SEQUENCE), "--output", "json"], env)
+    result = tools.run(
+        "peer",
+        [
+            "lifecycle",
+            "chaincode",
+            "queryapproved",
+            "--channelID",
+            channel,
+            "--name",
+            channel,
+            "--sequence",
+            str(CHAINCODE_SEQUENCE),
+            "--output",
+            "json",
+        ],
+        env,
+    )
     return result.returncode == 0
 
 
-def ensure_committed(tools: FabricTools, channel: str, package_id: str, progress: Callable[[str], None]) -> None:
+def ensure_committed(
+    tools: FabricTools, channel: str, package_id: str, progress: Callable[[str], None]
+) -> None:
     """Approve the channel's chaincode definition for every organisation that runs a peer, then commit it.
 
     The auditors' approval alone satisfies the LifecycleEndorsement policy; a
     customer's organisation approves too when it runs a peer, since a peer runs
     only the package its own organisation approved.
     """
-    definition = ["--channelID", channel, "--name", channel, "--version", CHAINCODE_VERSION,
-                  "--sequence", str(CHAINCODE_SEQUENCE)]
+    definition = [
+        "--channelID",
+        channel,
+        "--name",
+        channel,
+        "--version",
+        CHAINCODE_VERSION,
+        "--sequence",
+        str(CHAINCODE_SEQUENCE),
+    ]
     for peer in tools.layout.peers:  # one peer per organisation; the auditors' first
         if not _is_approved(tools, peer, channel):
-            tools.peer(["lifecycle", "chaincode", "approveformyorg", *tools.orderer_args(), *definition,
-                        "--package-id", package_id], f"approving chaincode {channel} for {peer.msp_id}",
-                       peer=peer, retries=6)
+            tools.peer(
+                [
+                    "lifecycle",
+                    "chaincode",
+                    "approveformyorg",
+                    *tools.orderer_args(),
+                    *definition,
+                    "--package-id",
+                    package_id,
+                ],
+                f"approving chaincode {channel} for {peer.msp_id}",
+                peer=peer,
+                retries=6,
+            )
     if is_committed(tools, channel):
         return
     auditors = tools.layout.gateway_peer
     try:
-        tools.peer(["lifecycle", "chaincode", "commit", *tools.orderer_args(), *definition,
-                    "--peerAddresses", auditors.endpoint,
-                    "--tlsRootCertFiles", str(tools.layout.ca_cert(auditors.msp_id))],
-                   f"committing chaincode {channel} on channel {channel}", retries=6)
+        tools.peer(
+            [
+                "lifecycle",
+                "chaincode",
+                "commit",
+                *tools.orderer_args(),
+                *definition,
+                "--peerAddresses",
+                auditors.endpoint,
+                "--tlsRootCertFiles",
+                str(tools.layout.ca_cert(auditors.msp_id)),
+            ],
+            f"committing chaincode {channel} on channel {channel}",
+            retries=6,
+        )
     except FabricCommandError:
         if not is_committed(tools, channel):  # a retried commit may find the first one landed
             raise

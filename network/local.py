@@ -56,6 +56,7 @@ def print_to_stderr(message: str) -> None:
 
 # ------------------------------------------------------------------- results
 
+
 @dataclass(frozen=True)
 class ProcessStatus:
     name: str
@@ -81,12 +82,16 @@ class NetworkStatus:
 
     def describe(self) -> str:
         if not self.processes:
-            return f"no Fabric network in {self.data_dir / 'fabric'} (run `datachannels network up`)"
+            return (
+                f"no Fabric network in {self.data_dir / 'fabric'} (run `datachannels network up`)"
+            )
         lines = [f"{'process':<22} {'pid':>8}  {'state':<8} {'port':>6}  {'memory':>9}"]
         for p in self.processes:
             memory = f"{p.rss_kib / 1024:.0f} MiB" if p.rss_kib else "-"
-            lines.append(f"{p.name:<22} {p.pid or '-':>8}  {'running' if p.running else 'stopped':<8} "
-                         f"{p.port:>6}  {memory:>9}")
+            lines.append(
+                f"{p.name:<22} {p.pid or '-':>8}  {'running' if p.running else 'stopped':<8} "
+                f"{p.port:>6}  {memory:>9}"
+            )
         return "\n".join(lines)
 
 
@@ -114,16 +119,26 @@ class FabricNetwork:
 
 # --------------------------------------------------------------- process names
 
+
 def _chaincode_process(channel: str) -> str:
     return f"chaincode-{channel}"
 
 
 def _process_ports(layout: Layout) -> dict[str, dict[str, int]]:
     """Every process a complete network runs, in start order, with the ports it listens on."""
-    ports = {ORDERER_NAME: {"gRPC": layout.orderer_port, "admin": layout.orderer_admin_port,
-                            "operations": layout.orderer_operations_port}}
+    ports = {
+        ORDERER_NAME: {
+            "gRPC": layout.orderer_port,
+            "admin": layout.orderer_admin_port,
+            "operations": layout.orderer_operations_port,
+        }
+    }
     for peer in layout.peers:
-        ports[peer.name] = {"gRPC": peer.port, "chaincode": peer.chaincode_port, "operations": peer.operations_port}
+        ports[peer.name] = {
+            "gRPC": peer.port,
+            "chaincode": peer.chaincode_port,
+            "operations": peer.operations_port,
+        }
     for channel in CHANNELS:
         ports[_chaincode_process(channel)] = {"gRPC": layout.chaincode_port(channel)}
     return ports
@@ -143,6 +158,7 @@ def _check_ports_free(layout: Layout, table: ProcessTable) -> None:
 
 
 # ---------------------------------------------------------------------- up
+
 
 def network_up(
     data_dir: Path,
@@ -164,12 +180,18 @@ def network_up(
         return _up(layout, install, started_at, progress)
 
 
-def _up(layout: Layout, install: FabricInstall, started_at: float, progress: Progress) -> FabricNetwork:
+def _up(
+    layout: Layout, install: FabricInstall, started_at: float, progress: Progress
+) -> FabricNetwork:
     table = ProcessTable(layout.run_dir, layout.log_dir)
 
     if _already_up(layout, table):
-        network = FabricNetwork(layout.data_dir, layout, install, layout.connection_profile, _saved_package_ids(layout))
-        progress(f"Fabric network in {layout.root} is already running (connection profile: {layout.connection_profile})")
+        network = FabricNetwork(
+            layout.data_dir, layout, install, layout.connection_profile, _saved_package_ids(layout)
+        )
+        progress(
+            f"Fabric network in {layout.root} is already running (connection profile: {layout.connection_profile})"
+        )
         return network
 
     progress(f"Starting a local Fabric network (Fabric {install.version}) in {layout.root}")
@@ -191,17 +213,23 @@ def _up(layout: Layout, install: FabricInstall, started_at: float, progress: Pro
         started.append(ORDERER_NAME)
     _join_orderer(tools, progress)
     for attempt in range(ORDERER_RESTARTS + 1):
-        stuck = _wait_for_raft_leaders(layout, LEADER_WAIT_S if attempt < ORDERER_RESTARTS else 60.0)
+        stuck = _wait_for_raft_leaders(
+            layout, LEADER_WAIT_S if attempt < ORDERER_RESTARTS else 60.0
+        )
         if not stuck:
             break
         if attempt == ORDERER_RESTARTS:
-            raise ProcessError(f"the orderer elected no Raft leader for {', '.join(stuck)} "
-                               f"after {ORDERER_RESTARTS} restarts; see {layout.log_dir / (ORDERER_NAME + '.log')}")
+            raise ProcessError(
+                f"the orderer elected no Raft leader for {', '.join(stuck)} "
+                f"after {ORDERER_RESTARTS} restarts; see {layout.log_dir / (ORDERER_NAME + '.log')}"
+            )
         # Fabric issue #4199: replaying a Raft configuration change from the WAL at start-up can
         # deadlock a channel (its run loop and its node wait on each other), and this Fabric
         # build predates the fix.  It strikes at random, so a restart clears it.
-        progress(f"  no Raft leader for {', '.join(stuck)} after {LEADER_WAIT_S:.0f} s "
-                 "(Fabric issue #4199, a start-up deadlock); restarting the orderer")
+        progress(
+            f"  no Raft leader for {', '.join(stuck)} after {LEADER_WAIT_S:.0f} s "
+            "(Fabric issue #4199, a start-up deadlock); restarting the orderer"
+        )
         table.stop(ORDERER_NAME)
         if _start_orderer(layout, install, table, progress) and ORDERER_NAME not in started:
             started.append(ORDERER_NAME)
@@ -218,9 +246,18 @@ def _up(layout: Layout, install: FabricInstall, started_at: float, progress: Pro
     _write_connection_profile(layout)
     _save_package_ids(layout, package_ids)
     seconds = time.monotonic() - started_at
-    progress(f"Fabric network up in {seconds:.1f} s; connection profile: {layout.connection_profile}")
-    return FabricNetwork(layout.data_dir, layout, install, layout.connection_profile, package_ids,
-                         tuple(started), seconds)
+    progress(
+        f"Fabric network up in {seconds:.1f} s; connection profile: {layout.connection_profile}"
+    )
+    return FabricNetwork(
+        layout.data_dir,
+        layout,
+        install,
+        layout.connection_profile,
+        package_ids,
+        tuple(started),
+        seconds,
+    )
 
 
 def _step(progress: Progress, what: str) -> None:
@@ -235,6 +272,7 @@ def _already_up(layout: Layout, table: ProcessTable) -> bool:
 
 # --------------------------------------------------------------- node config
 
+
 def _write_node_config(layout: Layout, install: FabricInstall) -> None:
     """core.yaml and orderer.yaml from the build's sampleconfig; our settings come as env variables."""
     layout.config_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -244,7 +282,9 @@ def _write_node_config(layout: Layout, install: FabricInstall) -> None:
     # Docker endpoint is emptied in the file itself: no Docker builder, no Docker health check.
     docker = "endpoint: unix:///var/run/docker.sock"
     if docker not in core:
-        raise RuntimeError(f"{install.config_dir / 'core.yaml'} has no `vm.{docker}` line to disable Docker")
+        raise RuntimeError(
+            f"{install.config_dir / 'core.yaml'} has no `vm.{docker}` line to disable Docker"
+        )
     (layout.config_dir / "core.yaml").write_text(core.replace(docker, 'endpoint: ""', 1))
 
 
@@ -320,8 +360,14 @@ def _peer_env(layout: Layout, peer: PeerNode, builder: Path) -> dict[str, str]:
 
 # ------------------------------------------------------------------ orderer
 
+
 def _start_node(
-    layout: Layout, table: ProcessTable, name: str, argv: list[str], env: dict[str, str], progress: Progress,
+    layout: Layout,
+    table: ProcessTable,
+    name: str,
+    argv: list[str],
+    env: dict[str, str],
+    progress: Progress,
 ) -> bool:
     """Start a node unless it runs; wait for its /healthz. True if started now."""
     ports = _process_ports(layout)[name]
@@ -335,22 +381,38 @@ def _start_node(
         started = False
     seconds = wait_until_ready(running, lambda: healthz_ok(ports["operations"]), name)
     if started:
-        progress(f"  {name} started (pid {running.pid}, ready in {seconds:.1f} s); log: {running.log}")
+        progress(
+            f"  {name} started (pid {running.pid}, ready in {seconds:.1f} s); log: {running.log}"
+        )
     else:
         progress(f"  {name} already running (pid {running.pid})")
     return started
 
 
-def _start_orderer(layout: Layout, install: FabricInstall, table: ProcessTable, progress: Progress) -> bool:
-    return _start_node(layout, table, ORDERER_NAME, [str(install.path("orderer"))], _orderer_env(layout), progress)
+def _start_orderer(
+    layout: Layout, install: FabricInstall, table: ProcessTable, progress: Progress
+) -> bool:
+    return _start_node(
+        layout, table, ORDERER_NAME, [str(install.path("orderer"))], _orderer_env(layout), progress
+    )
 
 
 def _join_orderer(tools: FabricTools, progress: Progress) -> None:
     joined = tools.orderer_channels()
     for channel in CHANNELS:
         if channel not in joined:
-            tools.osnadmin(["channel", "join", "--channelID", channel, "--config-block",
-                            str(tools.layout.channel_block(channel))], f"joining the orderer to {channel}", retries=3)
+            tools.osnadmin(
+                [
+                    "channel",
+                    "join",
+                    "--channelID",
+                    channel,
+                    "--config-block",
+                    str(tools.layout.channel_block(channel)),
+                ],
+                f"joining the orderer to {channel}",
+                retries=3,
+            )
             progress(f"  orderer joined channel {channel}")
 
 
@@ -374,7 +436,13 @@ def _wait_for_raft_leaders(layout: Layout, timeout: float) -> list[str]:
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 text = response.read().decode()
-            leaders = set(re.findall(r'^consensus_etcdraft_is_leader\{channel="([^"]+)"\} 1(?:\.0)?$', text, re.MULTILINE))
+            leaders = set(
+                re.findall(
+                    r'^consensus_etcdraft_is_leader\{channel="([^"]+)"\} 1(?:\.0)?$',
+                    text,
+                    re.MULTILINE,
+                )
+            )
             waiting = set(CHANNELS) - leaders
         except OSError:
             pass
@@ -385,15 +453,29 @@ def _wait_for_raft_leaders(layout: Layout, timeout: float) -> list[str]:
 
 # --------------------------------------------------------------------- peer
 
+
 def _start_peer(
-    layout: Layout, install: FabricInstall, table: ProcessTable, peer: PeerNode, builder: Path, progress: Progress
+    layout: Layout,
+    install: FabricInstall,
+    table: ProcessTable,
+    peer: PeerNode,
+    builder: Path,
+    progress: Progress,
 ) -> bool:
-    return _start_node(layout, table, peer.name, [str(install.path("peer")), "node", "start"],
-                       _peer_env(layout, peer, builder), progress)
+    return _start_node(
+        layout,
+        table,
+        peer.name,
+        [str(install.path("peer")), "node", "start"],
+        _peer_env(layout, peer, builder),
+        progress,
+    )
 
 
 def _peer_channels(tools: FabricTools, peer: PeerNode) -> set[str]:
-    output = tools.peer(["channel", "list"], f"listing the channels of {peer.name}", peer=peer, retries=5)
+    output = tools.peer(
+        ["channel", "list"], f"listing the channels of {peer.name}", peer=peer, retries=5
+    )
     # "Channels peers has joined:" followed by one name a line.
     return {line.strip() for line in output.splitlines()[1:] if line.strip() in CHANNELS}
 
@@ -403,19 +485,35 @@ def _join_peers(tools: FabricTools, progress: Progress) -> None:
         joined = _peer_channels(tools, peer)
         for channel in CHANNELS:
             if channel not in joined:
-                tools.peer(["channel", "join", "--blockpath", str(tools.layout.channel_block(channel))],
-                           f"joining {peer.name} to {channel}", peer=peer, retries=5)
+                tools.peer(
+                    ["channel", "join", "--blockpath", str(tools.layout.channel_block(channel))],
+                    f"joining {peer.name} to {channel}",
+                    peer=peer,
+                    retries=5,
+                )
                 progress(f"  {peer.name} joined channel {channel}")
 
 
 # ---------------------------------------------------------------- chaincode
 
+
 def _chaincode_argv(channel: str, address: str, package_id: str) -> list[str]:
-    return [sys.executable, "-m", "datachannels.chaincode.server", "--channel", channel,
-            "--address", address, "--chaincode-id", package_id]
+    return [
+        sys.executable,
+        "-m",
+        "datachannels.chaincode.server",
+        "--channel",
+        channel,
+        "--address",
+        address,
+        "--chaincode-id",
+        package_id,
+    ]
 
 
-def _start_chaincode_server(layout: Layout, table: ProcessTable, channel: str, package_id: str) -> bool:
+def _start_chaincode_server(
+    layout: Layout, table: ProcessTable, channel: str, package_id: str
+) -> bool:
     name = _chaincode_process(channel)
     port = layout.chaincode_port(channel)
     argv = _chaincode_argv(channel, f"{HOST}:{port}", package_id)
@@ -425,8 +523,11 @@ def _start_chaincode_server(layout: Layout, table: ProcessTable, channel: str, p
     if running is not None:  # an older package id: replace it
         table.stop(name)
     ensure_port_free(port, f"the {channel} chaincode server")
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
-           "PYTHONUNBUFFERED": "1"}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "PYTHONUNBUFFERED": "1",
+    }
     if "PYTHONPATH" in os.environ:  # run the same code as this process
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     record = table.start(name, argv, env, port)
@@ -434,7 +535,9 @@ def _start_chaincode_server(layout: Layout, table: ProcessTable, channel: str, p
     return True
 
 
-def _ensure_chaincode(tools: FabricTools, table: ProcessTable, started: list[str], progress: Progress) -> dict[str, str]:
+def _ensure_chaincode(
+    tools: FabricTools, table: ProcessTable, started: list[str], progress: Progress
+) -> dict[str, str]:
     """Install each channel's package, start its server (before any invoke), approve and commit."""
     layout = tools.layout
     package_ids: dict[str, str] = {}
@@ -445,28 +548,41 @@ def _ensure_chaincode(tools: FabricTools, table: ProcessTable, started: list[str
     for channel, package_id in package_ids.items():
         if _start_chaincode_server(layout, table, channel, package_id):
             started.append(_chaincode_process(channel))
-            progress(f"  chaincode server for {channel} listening on {HOST}:{layout.chaincode_port(channel)}")
+            progress(
+                f"  chaincode server for {channel} listening on {HOST}:{layout.chaincode_port(channel)}"
+            )
     # Each definition waits for its block: the five channels go in parallel.
     with ThreadPoolExecutor(max_workers=len(CHANNELS)) as pool:
-        for done in [pool.submit(ensure_committed, tools, channel, package_ids[channel], progress)
-                     for channel in CHANNELS]:
+        for done in [
+            pool.submit(ensure_committed, tools, channel, package_ids[channel], progress)
+            for channel in CHANNELS
+        ]:
             done.result()
     return package_ids
 
 
 # ------------------------------------------------------- connection profile
 
+
 def connection_profile(layout: Layout) -> dict[str, object]:
     """What the gateway's Fabric connector needs: peers (Gateway endpoints), channels, chaincode names."""
     return {
         "peers": [
-            {"name": peer.name, "mspId": peer.msp_id, "endpoint": peer.endpoint,
-             "tlsRootCert": str(layout.ca_cert(peer.msp_id))}
+            {
+                "name": peer.name,
+                "mspId": peer.msp_id,
+                "endpoint": peer.endpoint,
+                "tlsRootCert": str(layout.ca_cert(peer.msp_id)),
+            }
             for peer in layout.peers
         ],
         "orderers": [
-            {"name": ORDERER_NAME, "mspId": OPERATOR_MSP, "endpoint": layout.orderer_endpoint,
-             "tlsRootCert": str(layout.ca_cert(OPERATOR_MSP))}
+            {
+                "name": ORDERER_NAME,
+                "mspId": OPERATOR_MSP,
+                "endpoint": layout.orderer_endpoint,
+                "tlsRootCert": str(layout.ca_cert(OPERATOR_MSP)),
+            }
         ],
         "channels": list(CHANNELS),
         "chaincodes": {channel: channel for channel in CHANNELS},
@@ -480,7 +596,9 @@ def _write_connection_profile(layout: Layout) -> None:
 
 
 def _save_package_ids(layout: Layout, package_ids: dict[str, str]) -> None:
-    (layout.root / "chaincode" / "package-ids.json").write_text(json.dumps(package_ids, indent=2) + "\n")
+    (layout.root / "chaincode" / "package-ids.json").write_text(
+        json.dumps(package_ids, indent=2) + "\n"
+    )
 
 
 def _saved_package_ids(layout: Layout) -> dict[str, str]:
@@ -492,6 +610,7 @@ def _saved_package_ids(layout: Layout) -> dict[str, str]:
 
 # ---------------------------------------------------------- status and down
 
+
 def network_status(data_dir: Path) -> NetworkStatus:
     layout = Layout.existing(Path(data_dir).expanduser().resolve())
     table = ProcessTable(layout.run_dir, layout.log_dir)
@@ -501,10 +620,16 @@ def network_status(data_dir: Path) -> NetworkStatus:
     for name, port in _expected_processes(layout):
         record = table.record(name)
         running = record is not None and is_running(record)
-        statuses.append(ProcessStatus(
-            name, record.pid if record else None, running, port,
-            rss_kib(record.pid) if running and record else None, record.log if record else None,
-        ))
+        statuses.append(
+            ProcessStatus(
+                name,
+                record.pid if record else None,
+                running,
+                port,
+                rss_kib(record.pid) if running and record else None,
+                record.log if record else None,
+            )
+        )
     return NetworkStatus(layout.data_dir, tuple(statuses))
 
 
@@ -521,13 +646,17 @@ def _down(layout: Layout) -> list[str]:
     table = ProcessTable(layout.run_dir, layout.log_dir)
     stopped = []
     order = [name for name, _ in reversed(_expected_processes(layout))]
-    others = [r.name for r in table.records() if r.name not in order]  # from an older layout, if any
+    others = [
+        r.name for r in table.records() if r.name not in order
+    ]  # from an older layout, if any
     for name in [*order, *others]:
         if table.stop(name):
             stopped.append(name)
     leftovers: list[ProcessRecord] = [r for r in table.records() if is_running(r)]
     if leftovers:
-        raise ProcessError("still running after stop: " + ", ".join(f"{r.name} (pid {r.pid})" for r in leftovers))
+        raise ProcessError(
+            "still running after stop: " + ", ".join(f"{r.name} (pid {r.pid})" for r in leftovers)
+        )
     return stopped
 
 

@@ -38,13 +38,30 @@ class ProcessRecord:
     log: Path
 
     def to_json(self) -> str:
-        return json.dumps({"name": self.name, "pid": self.pid, "argv": list(self.argv),
-                           "port": self.port, "log": str(self.log)}, indent=2) + "\n"
+        return (
+            json.dumps(
+                {
+                    "name": self.name,
+                    "pid": self.pid,
+                    "argv": list(self.argv),
+                    "port": self.port,
+                    "log": str(self.log),
+                },
+                indent=2,
+            )
+            + "\n"
+        )
 
     @classmethod
     def from_file(cls, path: Path) -> ProcessRecord:
         data = json.loads(path.read_text())
-        return cls(data["name"], int(data["pid"]), tuple(data["argv"]), int(data["port"]), Path(data["log"]))
+        return cls(
+            data["name"],
+            int(data["pid"]),
+            tuple(data["argv"]),
+            int(data["port"]),
+            Path(data["log"]),
+        )
 
 
 def log_tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
@@ -126,7 +143,12 @@ class ProcessTable:
         return record if record is not None and is_running(record) else None
 
     def start(
-        self, name: str, argv: Sequence[str], env: Mapping[str, str], port: int, cwd: Path | None = None
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        port: int,
+        cwd: Path | None = None,
     ) -> ProcessRecord:
         """Start `argv` detached (own session, so it outlives this command), logging to its log file."""
         self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -136,13 +158,22 @@ class ProcessTable:
             out.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {name}\n".encode())
             out.flush()
             process = subprocess.Popen(
-                list(argv), env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True,
+                list(argv),
+                env=dict(env),
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         # /proc shows the argv the program was exec'd with; wait for the exec to land.
         deadline = time.monotonic() + 5
         recorded = tuple(argv)
-        while time.monotonic() < deadline and _cmdline(process.pid) != recorded and process.poll() is None:
+        while (
+            time.monotonic() < deadline
+            and _cmdline(process.pid) != recorded
+            and process.poll() is None
+        ):
             time.sleep(0.01)
         record = ProcessRecord(name, process.pid, recorded, port, log)
         staged = self.pid_file(name).with_suffix(".tmp")
@@ -197,6 +228,7 @@ def exclusive_lock(path: Path) -> Iterator[None]:
 
 # ---------------------------------------------------------------- readiness
 
+
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
@@ -226,8 +258,12 @@ def wait_until_ready(
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         if not is_running(record):
-            raise ProcessError(f"{what} exited during start-up; its log ({record.log}) ends:\n{log_tail(record.log)}")
+            raise ProcessError(
+                f"{what} exited during start-up; its log ({record.log}) ends:\n{log_tail(record.log)}"
+            )
         if ready():
             return time.monotonic() - started
         time.sleep(0.1)
-    raise ProcessError(f"{what} was not ready after {timeout:.0f} s; its log ({record.log}) ends:\n{log_tail(record.log)}")
+    raise ProcessError(
+        f"{what} was not ready after {timeout:.0f} s; its log ({record.log}) ends:\n{log_tail(record.log)}"
+    )

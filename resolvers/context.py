@@ -46,8 +46,16 @@ class RequestContext:
         self.loaders = ChannelLoaders(self.connector, self.wallet)
 
     # -- browsing one channel
-    async def browse(self, channel: str, kind: str, cls: type, attributes: list[str], where: dict[str, Any],
-                     first: int, after: str | None) -> Any:
+    async def browse(
+        self,
+        channel: str,
+        kind: str,
+        cls: type,
+        attributes: list[str],
+        where: dict[str, Any],
+        first: int,
+        after: str | None,
+    ) -> Any:
         from ..schema.common import Page, payload_fields
 
         if not 1 <= first <= MAX_PAGE:
@@ -60,7 +68,10 @@ class RequestContext:
         if after:
             query["after"] = after
         answer = await self._load(channel, engine.query_need(query))
-        return Page(items=[payload_fields(cls, r, channel) for r in answer["records"]], next_cursor=answer["next"])
+        return Page(
+            items=[payload_fields(cls, r, channel) for r in answer["records"]],
+            next_cursor=answer["next"],
+        )
 
     async def _load(self, channel: str, need: engine.Need) -> Any:
         result = await self.loaders.load(channel, need)
@@ -72,6 +83,7 @@ class RequestContext:
     async def block_number(self, channel: str, tx_id: str) -> int | None:
         loader = self._block_loaders.get(channel)
         if loader is None:
+
             async def batch(tx_ids: list[str]) -> list[int | None]:
                 credential = self.loaders.credential(channel)
                 found = await self.connector.transaction_blocks(channel, credential, tx_ids)
@@ -83,7 +95,10 @@ class RequestContext:
 
     # -- footprints
     async def compute_footprint(self, request: engine.FootprintRequest) -> engine.Footprint:
-        owners = {channel: credential.identity.msp_id for channel, credential in self.wallet.credentials.items()}
+        owners = {
+            channel: credential.identity.msp_id
+            for channel, credential in self.wallet.credentials.items()
+        }
         try:
             wanted = engine.needs(request, owners)
         except engine.EngineError as error:
@@ -102,22 +117,37 @@ class RequestContext:
         # (a fallback or the close matches of a bad input), so rarely more than one round.
         for _ in range(MAX_ROUNDS):
             channels = list(wanted)
-            fetched = await asyncio.gather(*(self.loaders.load_many(c, wanted[c]) for c in channels))
-            answers.update({(c, need): result for c, results in zip(channels, fetched)
-                            for need, result in zip(wanted[c], results)})
+            fetched = await asyncio.gather(
+                *(self.loaders.load_many(c, wanted[c]) for c in channels)
+            )
+            answers.update(
+                {
+                    (c, need): result
+                    for c, results in zip(channels, fetched)
+                    for need, result in zip(wanted[c], results)
+                }
+            )
             try:
                 return engine.compute(request, answer, owners)
             except engine.EngineError as error:
                 raise bad_input_from(error) from None
             except engine.Unfetched as more:
                 wanted = {more.channel: [more.need]}
-        raise RuntimeError(f"the footprint still needed more records after {MAX_ROUNDS} rounds of reads")
+        raise RuntimeError(
+            f"the footprint still needed more records after {MAX_ROUNDS} rounds of reads"
+        )
 
-    async def publish_footprint(self, request: engine.FootprintRequest) -> tuple[engine.Footprint, dict[str, Any], Any]:
+    async def publish_footprint(
+        self, request: engine.FootprintRequest
+    ) -> tuple[engine.Footprint, dict[str, Any], Any]:
         footprint = await self.compute_footprint(request)
         document = engine.footprint_document(request, footprint)
         credential = self.loaders.credential("footprint")
-        submitted = await network(self.connector, "footprint").contract().submit(credential, "publish", json.dumps(document))
+        submitted = (
+            await network(self.connector, "footprint")
+            .contract()
+            .submit(credential, "publish", json.dumps(document))
+        )
         return footprint, json.loads(submitted.result), submitted
 
     async def published_footprint(self, footprint_id: str) -> dict[str, Any] | None:
@@ -125,7 +155,9 @@ class RequestContext:
 
     async def channel_info(self, channel: str) -> tuple[bool, int | None, str | None]:
         try:
-            info = await network(self.connector, channel).chain_info(self.loaders.credential(channel))
+            info = await network(self.connector, channel).chain_info(
+                self.loaders.credential(channel)
+            )
         except MissingCredentials:
             return False, None, "MISSING_CREDENTIALS"
         except ChannelError as error:

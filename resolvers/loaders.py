@@ -25,9 +25,12 @@ from .engine import Need
 
 class MissingCredentials(ChannelError):
     def __init__(self, channel: str) -> None:
-        super().__init__("MISSING_CREDENTIALS", channel,
-                         f"the X-Wallet header holds no credential for channel {channel} "
-                         "(print a wallet with `datachannels wallet --identity NAME`)")
+        super().__init__(
+            "MISSING_CREDENTIALS",
+            channel,
+            f"the X-Wallet header holds no credential for channel {channel} "
+            "(print a wallet with `datachannels wallet --identity NAME`)",
+        )
 
 
 def _item_error(channel: str, error: dict[str, Any]) -> ChannelError:
@@ -51,6 +54,7 @@ class ChannelLoaders:
     def loader(self, channel: str) -> DataLoader[Need, Any]:
         loader = self._loaders.get(channel)
         if loader is None:
+
             async def batch(needs: Sequence[Need]) -> list[Any]:
                 return await self._read(channel, list(needs))
 
@@ -75,7 +79,9 @@ class ChannelLoaders:
                 return [_keyed_answer(channel, item) for item in json.loads(raw)["results"]]
             keys = [value for kind, value in needs if kind == "key"]
             queries = [json.loads(value) for kind, value in needs if kind == "query"]
-            raw = await contract.evaluate(credential, "read", json.dumps({"keys": keys, "queries": queries}))
+            raw = await contract.evaluate(
+                credential, "read", json.dumps({"keys": keys, "queries": queries})
+            )
         except ChannelError as failed:  # the whole channel failed: every need gets the error
             return [failed] * len(needs)
         body = json.loads(raw)

@@ -22,22 +22,35 @@ from .utility import UtilityChannel
 
 def _published(record: dict, footprint: Footprint, block: int | None = None) -> PublishedFootprint:
     return PublishedFootprint(
-        id=record["id"], tx_id=record["txId"], owner=record["owner"]["mspId"], owner_name=record["owner"].get("name", ""),
-        published_at=record.get("timestamp", ""), inputs_hash=record.get("inputsHash", ""), footprint=footprint,
+        id=record["id"],
+        tx_id=record["txId"],
+        owner=record["owner"]["mspId"],
+        owner_name=record["owner"].get("name", ""),
+        published_at=record.get("timestamp", ""),
+        inputs_hash=record.get("inputsHash", ""),
+        footprint=footprint,
         committed_block=block,
     )
 
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="Every channel: whether it answered (reachable), its height if it admits you, "
-                                  "and errorCode when it did not (one ledger query per channel).")
+    @strawberry.field(
+        description="Every channel: whether it answered (reachable), its height if it admits you, "
+        "and errorCode when it did not (one ledger query per channel)."
+    )
     async def channels(self, info: Info) -> list[ChannelInfo]:
         context = info.context
         results = await asyncio.gather(*(context.channel_info(c) for c in CHANNELS))
         return [
-            ChannelInfo(name=c, kind="source" if c in SOURCE_CHANNELS else "footprint", connector=context.connector.kind,
-                        reachable=reachable, height=height, error_code=code)
+            ChannelInfo(
+                name=c,
+                kind="source" if c in SOURCE_CHANNELS else "footprint",
+                connector=context.connector.kind,
+                reachable=reachable,
+                height=height,
+                error_code=code,
+            )
             for c, (reachable, height, code) in zip(CHANNELS, results)
         ]
 
@@ -57,26 +70,39 @@ class Query:
     def commodity(self) -> CommodityChannel:
         return CommodityChannel()
 
-    @strawberry.field(description="Compute a footprint from the channels, read as you; nothing is published.")
+    @strawberry.field(
+        description="Compute a footprint from the channels, read as you; nothing is published."
+    )
     async def footprint(self, info: Info, input: FootprintInput) -> Footprint:
         return Footprint.from_engine(await info.context.compute_footprint(input.to_engine()))
 
-    @strawberry.field(description="A footprint published on the footprint channel, if the channel admits you "
-                                  "(NOT_FOUND when there is none with that id).")
+    @strawberry.field(
+        description="A footprint published on the footprint channel, if the channel admits you "
+        "(NOT_FOUND when there is none with that id)."
+    )
     async def published_footprint(self, info: Info, id: strawberry.ID) -> PublishedFootprint | None:
         record = await info.context.published_footprint(str(id))
         if record is None:
-            raise ChannelError("NOT_FOUND", "footprint", f"no published footprint {id!r} on the footprint channel")
+            raise ChannelError(
+                "NOT_FOUND", "footprint", f"no published footprint {id!r} on the footprint channel"
+            )
         return _published(record, Footprint.from_engine(footprint_from_document(record)))
 
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Compute a footprint and publish it to the footprint channel, signed by you.")
+    @strawberry.mutation(
+        description="Compute a footprint and publish it to the footprint channel, signed by you."
+    )
     async def publish_footprint(self, info: Info, input: FootprintInput) -> PublishedFootprint:
         request = input.to_engine()
         footprint, answer, submitted = await info.context.publish_footprint(request)
-        record = {"id": answer["id"], "txId": submitted.tx_id, "owner": answer["owner"], "inputsHash": request.inputs_hash()}
+        record = {
+            "id": answer["id"],
+            "txId": submitted.tx_id,
+            "owner": answer["owner"],
+            "inputsHash": request.inputs_hash(),
+        }
         return _published(record, Footprint.from_engine(footprint), submitted.block_number)
 
 
@@ -94,7 +120,9 @@ class _CodedErrors(MaskErrors):
     """Masks unexpected errors, and gives every error an `extensions.code`."""
 
     def __init__(self) -> None:
-        super().__init__(should_mask_error=lambda error: not _expected(error), error_message="Internal error")
+        super().__init__(
+            should_mask_error=lambda error: not _expected(error), error_message="Internal error"
+        )
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
@@ -110,7 +138,7 @@ class _CodedErrors(MaskErrors):
 
 
 class _Schema(strawberry.Schema):
-    def process_errors(self, errors, execution_context=None):  # noqa: ANN001, ANN201
+    def process_errors(self, errors, execution_context=None):
         # Errors written for the caller are not server faults: log only the others (with their trace).
         unexpected = [e for e in errors if not _expected(e)]
         if unexpected:

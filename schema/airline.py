@@ -53,11 +53,16 @@ class Ticket:
 @strawberry.type(description="Browse the airline channel as the caller.")
 class AirlineChannel:
     @strawberry.field
-    async def flight_factors(self, info: Info, haul: Haul | None = None, first: int = 50,
-                             after: str | None = None) -> Page[FlightFactor] | None:
+    async def flight_factors(
+        self, info: Info, haul: Haul | None = None, first: int = 50, after: str | None = None
+    ) -> Page[FlightFactor] | None:
         attributes = [haul.value] if haul else []
-        return await info.context.browse("airline", "flight_factor", FlightFactor, attributes, {}, first, after)
+        return await info.context.browse(
+            "airline", "flight_factor", FlightFactor, attributes, {}, first, after
+        )
 
     @strawberry.field(description="Your organisation's audited tickets.")
-    async def tickets(self, info: Info, first: int = 50, after: str | None = None) -> Page[Ticket] | None:
+    async def tickets(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> Page[Ticket] | None:
         return await info.context.browse("airline", "ticket", Ticket, [], {}, first, after)

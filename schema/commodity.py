@@ -18,7 +18,9 @@ class MaterialFactor:
     provenance: Provenance
 
 
-@strawberry.type(description="An EPA supply-chain factor per USD (purchaser price) of a NAICS-6 industry.")
+@strawberry.type(
+    description="An EPA supply-chain factor per USD (purchaser price) of a NAICS-6 industry."
+)
 class SpendFactor:
     naics: str
     title: str
@@ -45,15 +47,24 @@ class Purchase:
 @strawberry.type(description="Browse the commodity channel as the caller.")
 class CommodityChannel:
     @strawberry.field
-    async def material_factors(self, info: Info, first: int = 50, after: str | None = None) -> Page[MaterialFactor] | None:
-        return await info.context.browse("commodity", "material_factor", MaterialFactor, [], {}, first, after)
+    async def material_factors(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> Page[MaterialFactor] | None:
+        return await info.context.browse(
+            "commodity", "material_factor", MaterialFactor, [], {}, first, after
+        )
 
     @strawberry.field
-    async def spend_factors(self, info: Info, naics: str | None = None, first: int = 50,
-                            after: str | None = None) -> Page[SpendFactor] | None:
+    async def spend_factors(
+        self, info: Info, naics: str | None = None, first: int = 50, after: str | None = None
+    ) -> Page[SpendFactor] | None:
         attributes = [naics[:3], naics] if naics and len(naics) == 6 else [naics] if naics else []
-        return await info.context.browse("commodity", "spend_factor", SpendFactor, attributes, {}, first, after)
+        return await info.context.browse(
+            "commodity", "spend_factor", SpendFactor, attributes, {}, first, after
+        )
 
     @strawberry.field(description="Your organisation's audited purchases.")
-    async def purchases(self, info: Info, first: int = 50, after: str | None = None) -> Page[Purchase] | None:
+    async def purchases(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> Page[Purchase] | None:
         return await info.context.browse("commodity", "purchase", Purchase, [], {}, first, after)

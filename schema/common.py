@@ -13,17 +13,25 @@ from ..resolvers import engine
 T = TypeVar("T")
 
 
-@strawberry.type(description="The channel record a number comes from, and the source cell behind it.")
+@strawberry.type(
+    description="The channel record a number comes from, and the source cell behind it."
+)
 class Provenance:
     channel: str
     record_key: str
     tx_id: str = strawberry.field(description="The transaction that wrote the record.")
     dataset: str
     edition: str
-    source_row: str = strawberry.field(description="The row's identifier in the source (e.g. a DESNZ ID).")
-    source_sha256: str = strawberry.field(description="sha256 of the source file (or of the audited document).")
+    source_row: str = strawberry.field(
+        description="The row's identifier in the source (e.g. a DESNZ ID)."
+    )
+    source_sha256: str = strawberry.field(
+        description="sha256 of the source file (or of the audited document)."
+    )
 
-    @strawberry.field(description="The block holding the transaction; costs one batched ledger lookup per channel.")
+    @strawberry.field(
+        description="The block holding the transaction; costs one batched ledger lookup per channel."
+    )
     async def block_number(self, info: Info) -> int | None:
         return await info.context.block_number(self.channel, self.tx_id)
 
@@ -39,7 +47,9 @@ class Provenance:
 @strawberry.type
 class Page(Generic[T]):
     items: list[T]
-    next_cursor: str | None = strawberry.field(description="Pass as `after` for the next page; null on the last.")
+    next_cursor: str | None = strawberry.field(
+        description="Pass as `after` for the next page; null on the last."
+    )
 
 
 @strawberry.type
@@ -49,11 +59,17 @@ class ChannelInfo:
     connector: str = strawberry.field(description="embedded or fabric")
     reachable: bool
     height: int | None
-    error_code: str | None = strawberry.field(description="Why it is not reachable for you, if it is not.")
+    error_code: str | None = strawberry.field(
+        description="Why it is not reachable for you, if it is not."
+    )
 
 
 def payload_fields(cls: type, record: dict[str, Any], channel: str, **extra: Any) -> Any:
     """Build a record type from a record: payload keys map to fields of the same Python name."""
     names = {f.name for f in dataclass_fields(cls)} - {"provenance"} - set(extra)
     payload = record["payload"]
-    return cls(**{n: payload.get(n) for n in names}, provenance=Provenance.of_record(channel, record), **extra)
+    return cls(
+        **{n: payload.get(n) for n in names},
+        provenance=Provenance.of_record(channel, record),
+        **extra,
+    )

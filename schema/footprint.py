@@ -14,15 +14,32 @@ from .shipping import FreightMode
 @strawberry.input(description="Electricity consumed (Scope 2, location-based).")
 class ElectricityActivity:
     kwh: float
-    year: int | None = strawberry.field(default=None, description="Default: the latest year on the channel.")
+    year: int | None = strawberry.field(
+        default=None, description="Default: the latest year on the channel."
+    )
     utility_id: strawberry.ID | None = strawberry.field(
-        default=None, description="EIA utility number: your audited invoices of it take precedence over a calculation.")
-    grid_region: str | None = strawberry.field(default=None, description="eGRID subregion acronym, e.g. CAMX.")
-    country: str | None = strawberry.field(default=None, description="EU country, ISO 3166 alpha-2, e.g. DE.")
-    include_losses: bool = strawberry.field(default=False, description="Add grid transmission and distribution losses.")
+        default=None,
+        description="EIA utility number: your audited invoices of it take precedence over a calculation.",
+    )
+    grid_region: str | None = strawberry.field(
+        default=None, description="eGRID subregion acronym, e.g. CAMX."
+    )
+    country: str | None = strawberry.field(
+        default=None, description="EU country, ISO 3166 alpha-2, e.g. DE."
+    )
+    include_losses: bool = strawberry.field(
+        default=False, description="Add grid transmission and distribution losses."
+    )
 
     def to_engine(self) -> engine.ElectricityActivity:
-        return engine.ElectricityActivity(self.kwh, self.year, self.utility_id, self.grid_region, self.country, self.include_losses)
+        return engine.ElectricityActivity(
+            self.kwh,
+            self.year,
+            self.utility_id,
+            self.grid_region,
+            self.country,
+            self.include_losses,
+        )
 
 
 @strawberry.input(description="Goods moved (Scope 3 category 4).")
@@ -32,17 +49,32 @@ class FreightActivity:
     short_tons: float | None = None
     km: float | None = None
     miles: float | None = None
-    origin: str | None = strawberry.field(default=None, description="UN/LOCODE port (sea) or IATA airport (air).")
+    origin: str | None = strawberry.field(
+        default=None, description="UN/LOCODE port (sea) or IATA airport (air)."
+    )
     destination: str | None = None
-    vehicle: str | None = strawberry.field(default=None, description="DESNZ vehicle name, any case, e.g. 'container ship'.")
-    vehicle_class: str | None = strawberry.field(default=None, description="DESNZ size or load, e.g. '8000+ TEU', '50% Laden'.")
+    vehicle: str | None = strawberry.field(
+        default=None, description="DESNZ vehicle name, any case, e.g. 'container ship'."
+    )
+    vehicle_class: str | None = strawberry.field(
+        default=None, description="DESNZ size or load, e.g. '8000+ TEU', '50% Laden'."
+    )
     well_to_wheel: bool = True
     radiative_forcing: bool = strawberry.field(default=True, description="Air freight only.")
 
     def to_engine(self) -> engine.FreightActivity:
         return engine.FreightActivity(
-            self.mode.value, self.tonnes, self.short_tons, self.km, self.miles, self.origin, self.destination,
-            self.vehicle, self.vehicle_class, self.well_to_wheel, self.radiative_forcing,
+            self.mode.value,
+            self.tonnes,
+            self.short_tons,
+            self.km,
+            self.miles,
+            self.origin,
+            self.destination,
+            self.vehicle,
+            self.vehicle_class,
+            self.well_to_wheel,
+            self.radiative_forcing,
         )
 
 
@@ -56,22 +88,34 @@ class FlightActivity:
 
     def to_engine(self) -> engine.FlightActivity:
         return engine.FlightActivity(
-            self.origin, self.destination, (self.cabin_class or CabinClass.AVERAGE).value,
+            self.origin,
+            self.destination,
+            (self.cabin_class or CabinClass.AVERAGE).value,
             1 if self.passengers is None else self.passengers,
             True if self.radiative_forcing is None else self.radiative_forcing,
         )
 
 
-@strawberry.input(description="Purchased goods (Scope 3 category 1): tonnes of a material or USD of an industry.")
+@strawberry.input(
+    description="Purchased goods (Scope 3 category 1): tonnes of a material or USD of an industry."
+)
 class PurchaseActivity:
     tonnes: float | None = None
     amount_usd: float | None = None
-    commodity: str | None = strawberry.field(default=None, description="DESNZ material, e.g. 'Plastics: PET (incl. forming)'.")
-    naics: str | None = strawberry.field(default=None, description="NAICS-6 industry code, e.g. 331110.")
-    production: str | None = strawberry.field(default=None, description="DESNZ production route; default primary production.")
+    commodity: str | None = strawberry.field(
+        default=None, description="DESNZ material, e.g. 'Plastics: PET (incl. forming)'."
+    )
+    naics: str | None = strawberry.field(
+        default=None, description="NAICS-6 industry code, e.g. 331110."
+    )
+    production: str | None = strawberry.field(
+        default=None, description="DESNZ production route; default primary production."
+    )
 
     def to_engine(self) -> engine.PurchaseActivity:
-        return engine.PurchaseActivity(self.tonnes, self.amount_usd, self.commodity, self.naics, self.production)
+        return engine.PurchaseActivity(
+            self.tonnes, self.amount_usd, self.commodity, self.naics, self.production
+        )
 
 
 @strawberry.input(description="A share of a supplier's published footprint (Scope 3 category 1).")
@@ -90,7 +134,9 @@ class FootprintInput:
     flights: list[FlightActivity] | None = None
     purchases: list[PurchaseActivity] | None = None
     upstream: list[UpstreamFootprint] | None = None
-    from_channels: bool | None = strawberry.field(default=False, description="Also include your own audited records.")
+    from_channels: bool | None = strawberry.field(
+        default=False, description="Also include your own audited records."
+    )
 
     def to_engine(self) -> engine.FootprintRequest:
         return engine.FootprintRequest(
@@ -122,7 +168,9 @@ class Factor:
         return self.provenance.dataset
 
 
-@strawberry.type(description="One gas's share of a line, in kg CO2e (the parts add up to the line).")
+@strawberry.type(
+    description="One gas's share of a line, in kg CO2e (the parts add up to the line)."
+)
 class GasAmount:
     gas: str
     kg_co2e: float = strawberry.field(name="kgCO2e")
@@ -133,11 +181,15 @@ class FootprintLine:
     kg_co2e: float = strawberry.field(name="kgCO2e")
     channel: str
     activity: str
-    basis: str = strawberry.field(description="CALCULATED from a factor, or AUDITED: the caller's own audited record.")
+    basis: str = strawberry.field(
+        description="CALCULATED from a factor, or AUDITED: the caller's own audited record."
+    )
     scope: int
     category: int | None = strawberry.field(description="Scope 3 category number.")
     factor: Factor | None
-    source: Provenance = strawberry.field(description="The record the line rests on (factor, audited record or footprint).")
+    source: Provenance = strawberry.field(
+        description="The record the line rests on (factor, audited record or footprint)."
+    )
     quantity: float | None
     quantity_unit: str | None
     distance_km: float | None
@@ -148,13 +200,30 @@ class FootprintLine:
 
     @classmethod
     def from_engine(cls, line: engine.Line) -> FootprintLine:
-        factor = (Factor(value=line.factor.value, unit=line.factor.unit, provenance=Provenance.from_engine(line.factor.provenance))
-                  if line.factor else None)
+        factor = (
+            Factor(
+                value=line.factor.value,
+                unit=line.factor.unit,
+                provenance=Provenance.from_engine(line.factor.provenance),
+            )
+            if line.factor
+            else None
+        )
         return cls(
-            kg_co2e=line.kg_co2e, channel=line.channel, activity=line.activity, basis=line.basis, scope=line.scope,
-            category=line.category, factor=factor, source=Provenance.from_engine(line.source), quantity=line.quantity,
-            quantity_unit=line.quantity_unit, distance_km=line.distance_km, distance_method=line.distance_method,
-            ttw_kg_co2e=line.ttw_kg_co2e, wtt_kg_co2e=line.wtt_kg_co2e,
+            kg_co2e=line.kg_co2e,
+            channel=line.channel,
+            activity=line.activity,
+            basis=line.basis,
+            scope=line.scope,
+            category=line.category,
+            factor=factor,
+            source=Provenance.from_engine(line.source),
+            quantity=line.quantity,
+            quantity_unit=line.quantity_unit,
+            distance_km=line.distance_km,
+            distance_method=line.distance_method,
+            ttw_kg_co2e=line.ttw_kg_co2e,
+            wtt_kg_co2e=line.wtt_kg_co2e,
             gases=[GasAmount(gas=g.gas, kg_co2e=g.kg) for g in line.gases],
         )
 
@@ -177,7 +246,10 @@ class Footprint:
     def from_engine(cls, footprint: engine.Footprint) -> Footprint:
         return cls(
             total_kg_co2e=footprint.total_kg_co2e,
-            by_scope=[ScopeTotal(scope=s.scope, category=s.category, kg_co2e=s.kg_co2e) for s in footprint.by_scope],
+            by_scope=[
+                ScopeTotal(scope=s.scope, category=s.category, kg_co2e=s.kg_co2e)
+                for s in footprint.by_scope
+            ],
             lines=[FootprintLine.from_engine(line) for line in footprint.lines],
             methodology_version=footprint.methodology_version,
         )

@@ -19,7 +19,9 @@ class FreightMode(Enum):
     INLAND_WATERWAY = "inland_waterway"
 
 
-@strawberry.type(description="A DESNZ freight factor per tonne.km: tank-to-wheel, and well-to-tank beside it.")
+@strawberry.type(
+    description="A DESNZ freight factor per tonne.km: tank-to-wheel, and well-to-tank beside it."
+)
 class FreightFactor:
     mode: str
     category: str
@@ -50,12 +52,22 @@ class Shipment:
 @strawberry.type(description="Browse the shipping channel as the caller.")
 class ShippingChannel:
     @strawberry.field
-    async def freight_factors(self, info: Info, mode: FreightMode | None = None, vehicle: str | None = None,
-                              first: int = 50, after: str | None = None) -> Page[FreightFactor] | None:
+    async def freight_factors(
+        self,
+        info: Info,
+        mode: FreightMode | None = None,
+        vehicle: str | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> Page[FreightFactor] | None:
         attributes = [mode.value] if mode else []
         where = {"vehicle": vehicle} if vehicle else {}
-        return await info.context.browse("shipping", "freight_factor", FreightFactor, attributes, where, first, after)
+        return await info.context.browse(
+            "shipping", "freight_factor", FreightFactor, attributes, where, first, after
+        )
 
     @strawberry.field(description="Your organisation's audited shipments.")
-    async def shipments(self, info: Info, first: int = 50, after: str | None = None) -> Page[Shipment] | None:
+    async def shipments(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> Page[Shipment] | None:
         return await info.context.browse("shipping", "shipment", Shipment, [], {}, first, after)

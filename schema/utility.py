@@ -16,7 +16,9 @@ class GridRegionType(Enum):
     EU_COUNTRY = "eu_country"
 
 
-@strawberry.type(description="A grid's emission rate: eGRID subregion (lb/MWh, by gas) or EU country (g CO2/kWh).")
+@strawberry.type(
+    description="A grid's emission rate: eGRID subregion (lb/MWh, by gas) or EU country (g CO2/kWh)."
+)
 class GridRate:
     region_type: str
     region: str
@@ -26,7 +28,9 @@ class GridRate:
     co2_lb_per_mwh: float | None
     ch4_lb_per_mwh: float | None
     n2o_lb_per_mwh: float | None
-    grid_gross_loss: float | None = strawberry.field(description="Fraction of generation lost in transmission and distribution.")
+    grid_gross_loss: float | None = strawberry.field(
+        description="Fraction of generation lost in transmission and distribution."
+    )
     co2_g_per_kwh: float | None
     provenance: Provenance
 
@@ -57,8 +61,15 @@ class UtilityInvoice:
 @strawberry.type(description="Browse the utility channel as the caller.")
 class UtilityChannel:
     @strawberry.field
-    async def grid_rates(self, info: Info, region_type: GridRegionType | None = None, region: str | None = None,
-                         year: int | None = None, first: int = 50, after: str | None = None) -> Page[GridRate] | None:
+    async def grid_rates(
+        self,
+        info: Info,
+        region_type: GridRegionType | None = None,
+        region: str | None = None,
+        year: int | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> Page[GridRate] | None:
         attributes = [region_type.value] if region_type else []
         where: dict[str, object] = {}
         if region and region_type:
@@ -67,16 +78,25 @@ class UtilityChannel:
             where["region"] = region.upper()
         if year is not None:
             where["year"] = year
-        return await info.context.browse("utility", "grid_rate", GridRate, attributes, where, first, after)
+        return await info.context.browse(
+            "utility", "grid_rate", GridRate, attributes, where, first, after
+        )
 
     @strawberry.field
-    async def utilities(self, info: Info, state: str | None = None, first: int = 50,
-                        after: str | None = None) -> Page[UtilityCompany] | None:
+    async def utilities(
+        self, info: Info, state: str | None = None, first: int = 50, after: str | None = None
+    ) -> Page[UtilityCompany] | None:
         where = {"state": state.upper()} if state else {}
-        return await info.context.browse("utility", "utility", UtilityCompany, [], where, first, after)
+        return await info.context.browse(
+            "utility", "utility", UtilityCompany, [], where, first, after
+        )
 
-    @strawberry.field(description="Your organisation's audited invoices (the channel shows you no one else's).")
-    async def invoices(self, info: Info, first: int = 50, after: str | None = None) -> Page[UtilityInvoice] | None:
+    @strawberry.field(
+        description="Your organisation's audited invoices (the channel shows you no one else's)."
+    )
+    async def invoices(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> Page[UtilityInvoice] | None:
         return await info.context.browse("utility", "invoice", UtilityInvoice, [], {}, first, after)
 
 

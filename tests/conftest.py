@@ -6,33 +6,67 @@ import json
 from pathlib import Path
 
 import pytest
-
 from datachannels.channel_connectors.embedded import EmbeddedNetwork, init_data_dir
 
 CAMX = {
     "kind": "grid_rate",
     "payload": {
-        "region_type": "egrid_subregion", "region": "CAMX", "region_name": "WECC California", "year": 2023,
-        "co2_lb_per_mwh": 436.655, "ch4_lb_per_mwh": 0.025, "n2o_lb_per_mwh": 0.003,
-        "grid_gross_loss": 0.041, "unit": "lb/MWh",
+        "region_type": "egrid_subregion",
+        "region": "CAMX",
+        "region_name": "WECC California",
+        "year": 2023,
+        "co2_lb_per_mwh": 436.655,
+        "ch4_lb_per_mwh": 0.025,
+        "n2o_lb_per_mwh": 0.003,
+        "grid_gross_loss": 0.041,
+        "unit": "lb/MWh",
     },
-    "source": {"dataset": "EPA GHG Emission Factors Hub", "edition": "2025", "file": "hub.xlsx",
-               "sha256": "0" * 64, "row": "Table 6 row 342"},
+    "source": {
+        "dataset": "EPA GHG Emission Factors Hub",
+        "edition": "2025",
+        "file": "hub.xlsx",
+        "sha256": "0" * 64,
+        "row": "Table 6 row 342",
+    },
 }
 
 
 def footprint_line(kg: float) -> dict:
     """A line as the gateway publishes it (the footprint contract checks the shape)."""
-    return {"kgCO2e": kg, "channel": "utility", "activity": f"{kg} kg test line", "basis": "CALCULATED", "scope": 2,
-            "source": {"channel": "utility", "record_key": "grid_rate/egrid_subregion/CAMX/2023", "tx_id": "0" * 64}}
+    return {
+        "kgCO2e": kg,
+        "channel": "utility",
+        "activity": f"{kg} kg test line",
+        "basis": "CALCULATED",
+        "scope": 2,
+        "source": {
+            "channel": "utility",
+            "record_key": "grid_rate/egrid_subregion/CAMX/2023",
+            "tx_id": "0" * 64,
+        },
+    }
 
 
 def invoice(customer: str, invoice_id: str, kwh: float = 1000.0) -> dict:
     return {
         "kind": "invoice",
-        "payload": {"customer": customer, "invoice_id": invoice_id, "utility_id": 14328, "grid_region": "CAMX",
-                    "period_start": "2025-01-01", "period_end": "2025-01-31", "kwh": kwh, "kg_co2e": kwh * 0.198},
-        "source": {"dataset": "test audit", "edition": "2025", "file": None, "sha256": "1" * 64, "row": invoice_id},
+        "payload": {
+            "customer": customer,
+            "invoice_id": invoice_id,
+            "utility_id": 14328,
+            "grid_region": "CAMX",
+            "period_start": "2025-01-01",
+            "period_end": "2025-01-31",
+            "kwh": kwh,
+            "kg_co2e": kwh * 0.198,
+        },
+        "source": {
+            "dataset": "test audit",
+            "edition": "2025",
+            "file": None,
+            "sha256": "1" * 64,
+            "row": invoice_id,
+        },
     }
 
 
@@ -47,7 +81,9 @@ def network(tmp_path: Path) -> EmbeddedNetwork:
 @pytest.fixture
 def put(network: EmbeddedNetwork):
     def _put(channel: str, records: list[dict], as_: str = "auditor"):
-        return network.submit(channel, network.identities.signing_identity(as_), "put_records", [json.dumps(records)])
+        return network.submit(
+            channel, network.identities.signing_identity(as_), "put_records", [json.dumps(records)]
+        )
 
     return _put
 
@@ -55,7 +91,9 @@ def put(network: EmbeddedNetwork):
 @pytest.fixture
 def read(network: EmbeddedNetwork):
     def _read(channel: str, as_: str, request: dict) -> dict:
-        raw = network.evaluate(channel, network.identities.signing_identity(as_), "read", [json.dumps(request)])
+        raw = network.evaluate(
+            channel, network.identities.signing_identity(as_), "read", [json.dumps(request)]
+        )
         return json.loads(raw)
 
     return _read
@@ -91,10 +129,9 @@ def wallet_for(data_dir: Path, name: str, channels: tuple[str, ...] | None = Non
 @pytest.fixture
 def client(data_dir: Path):
     """The gateway app on the copy, driven in-process."""
-    from starlette.testclient import TestClient
-
     from datachannels.gateway.app import create_app
     from datachannels.gateway.settings import Settings
+    from starlette.testclient import TestClient
 
     with TestClient(create_app(Settings(data_dir=data_dir))) as test_client:
         yield test_client
@@ -102,7 +139,9 @@ def client(data_dir: Path):
 
 def graphql(client, query: str, wallet: str | None, variables: dict | None = None) -> dict:
     headers = {"X-Wallet": wallet} if wallet else {}
-    response = client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+    response = client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
     assert response.status_code == 200, response.text
     return response.json()
 

@@ -20,7 +20,9 @@ from tests.conftest import footprint_line
 def run(*args: str, data_dir: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [sys.executable, "-m", "datachannels.gateway.cli", *args, "--data-dir", str(data_dir)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"{args} exited {result.returncode}: {result.stderr}")
@@ -64,7 +66,17 @@ def test_private_keys_are_owner_only(loaded_data_dir: Path):
 
 def test_query_as_a_customer_prints_a_real_egrid_record_with_its_transaction(loaded_data_dir: Path):
     request = json.dumps({"keys": ["grid_rate/egrid_subregion/CAMX/2023"]})
-    result = run("chaincode", "query", "--channel", "utility", "--as", "acme", "read", request, data_dir=loaded_data_dir)
+    result = run(
+        "chaincode",
+        "query",
+        "--channel",
+        "utility",
+        "--as",
+        "acme",
+        "read",
+        request,
+        data_dir=loaded_data_dir,
+    )
     record = json.loads(result.stdout)["results"][0]["record"]
     # EPA GHG Emission Factors Hub 2025, Table 6, row 342 (CAMX, WECC California), lb/MWh
     assert record["payload"]["co2_lb_per_mwh"] == 436.655
@@ -72,15 +84,28 @@ def test_query_as_a_customer_prints_a_real_egrid_record_with_its_transaction(loa
     assert record["payload"]["n2o_lb_per_mwh"] == 0.003
     assert record["payload"]["grid_gross_loss"] == 0.041
     assert record["source"]["row"] == "Table 6 row 342"
-    assert record["source"]["sha256"] == "db9085f182e50c7fd9106a902986434fb41ef0426afc953acb40f61a495e8a76"
+    assert (
+        record["source"]["sha256"]
+        == "db9085f182e50c7fd9106a902986434fb41ef0426afc953acb40f61a495e8a76"
+    )
     assert len(record["txId"]) == 64
     assert "evaluated, not committed" in result.stderr
 
 
 def test_the_same_query_as_the_outsider_is_refused_by_the_channel(loaded_data_dir: Path):
     request = json.dumps({"keys": ["grid_rate/egrid_subregion/CAMX/2023"]})
-    result = run("chaincode", "query", "--channel", "utility", "--as", "outsider", "read", request,
-                 data_dir=loaded_data_dir, check=False)
+    result = run(
+        "chaincode",
+        "query",
+        "--channel",
+        "utility",
+        "--as",
+        "outsider",
+        "read",
+        request,
+        data_dir=loaded_data_dir,
+        check=False,
+    )
     assert result.returncode == 1
     assert "ACCESS_DENIED on channel utility" in result.stderr
     assert "OutsiderMSP' is not a member" in result.stderr
@@ -88,10 +113,22 @@ def test_the_same_query_as_the_outsider_is_refused_by_the_channel(loaded_data_di
 
 
 def test_invoke_commits_and_prints_the_transaction_id(loaded_data_dir: Path, tmp_path: Path):
-    document = {"footprint": {"totalKgCO2e": 1.5, "lines": [footprint_line(1.5)]},
-                "methodologyVersion": "cli-test", "inputsHash": "3" * 64}
-    result = run("chaincode", "invoke", "--channel", "footprint", "--as", "globex", "publish", json.dumps(document),
-                 data_dir=loaded_data_dir)
+    document = {
+        "footprint": {"totalKgCO2e": 1.5, "lines": [footprint_line(1.5)]},
+        "methodologyVersion": "cli-test",
+        "inputsHash": "3" * 64,
+    }
+    result = run(
+        "chaincode",
+        "invoke",
+        "--channel",
+        "footprint",
+        "--as",
+        "globex",
+        "publish",
+        json.dumps(document),
+        data_dir=loaded_data_dir,
+    )
     answer = json.loads(result.stdout)
     assert answer["owner"]["mspId"] == "GlobexMSP"
     assert f"txId {answer['txId']} committed in block" in result.stderr
@@ -99,7 +136,12 @@ def test_invoke_commits_and_prints_the_transaction_id(loaded_data_dir: Path, tmp
 
 def test_wallet_lists_identities_and_prints_a_base64url_wallet(loaded_data_dir: Path):
     listing = run("wallet", "--list", data_dir=loaded_data_dir).stdout
-    assert [line.split()[0] for line in listing.splitlines()] == ["auditor", "acme", "globex", "outsider"]
+    assert [line.split()[0] for line in listing.splitlines()] == [
+        "auditor",
+        "acme",
+        "globex",
+        "outsider",
+    ]
     value = run("wallet", "--identity", "acme", data_dir=loaded_data_dir).stdout.strip()
     body = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
     assert sorted(body) == ["airline", "commodity", "footprint", "shipping", "utility"]
@@ -120,7 +162,9 @@ def test_commands_on_an_uninitialised_data_dir_say_to_run_init(tmp_path: Path):
     assert "datachannels init" in result.stderr
 
 
-def test_ledger_verify_passes_and_fails_after_tampering_naming_the_block(tmp_path: Path, loaded_data_dir: Path):
+def test_ledger_verify_passes_and_fails_after_tampering_naming_the_block(
+    tmp_path: Path, loaded_data_dir: Path
+):
     import shutil
 
     copy = tmp_path / "copy"
@@ -140,9 +184,21 @@ def test_ledger_verify_passes_and_fails_after_tampering_naming_the_block(tmp_pat
     ("channel", "key", "field", "expected", "cited"),
     [
         # DESNZ 2023 flat file, Factors by Category, ID 27_320_3235_14_1 (container ship, average)
-        ("shipping", "freight_factor/sea/27_320_3235_14_1", "ttw_kg_co2e", 0.01611856979865772, "27_320_3235_14_1"),
+        (
+            "shipping",
+            "freight_factor/sea/27_320_3235_14_1",
+            "ttw_kg_co2e",
+            0.01611856979865772,
+            "27_320_3235_14_1",
+        ),
         # DESNZ 2023, ID 21_316_3170_11_1 (long-haul, economy, with RF)
-        ("airline", "flight_factor/long_haul/economy/rf", "kg_co2e", 0.20010828053691276, "21_316_3170_11_1"),
+        (
+            "airline",
+            "flight_factor/long_haul/economy/rf",
+            "kg_co2e",
+            0.20010828053691276,
+            "21_316_3170_11_1",
+        ),
         # EPA supply chain factors v1.3.0, NAICS 331110, with margins
         ("commodity", "spend_factor/331/331110", "kg_co2e_per_usd", 0.787, "331110"),
         # EEA CO2 intensity of electricity, Poland 2019, g CO2/kWh
@@ -151,9 +207,20 @@ def test_ledger_verify_passes_and_fails_after_tampering_naming_the_block(tmp_pat
         ("utility", "utility/14328/CA", "name", "Pacific Gas & Electric Co.", "14328"),
     ],
 )
-def test_records_on_the_ledger_equal_the_source_cells(loaded_data_dir, channel, key, field, expected, cited):
-    result = run("chaincode", "query", "--channel", channel, "--as", "globex", "read", json.dumps({"keys": [key]}),
-                 data_dir=loaded_data_dir)
+def test_records_on_the_ledger_equal_the_source_cells(
+    loaded_data_dir, channel, key, field, expected, cited
+):
+    result = run(
+        "chaincode",
+        "query",
+        "--channel",
+        channel,
+        "--as",
+        "globex",
+        "read",
+        json.dumps({"keys": [key]}),
+        data_dir=loaded_data_dir,
+    )
     record = json.loads(result.stdout)["results"][0]["record"]
     assert record["payload"][field] == expected
     assert record["source"]["row"] == cited
@@ -167,19 +234,46 @@ def test_serve_says_plainly_when_its_port_is_taken(loaded_data_dir: Path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run([sys.executable, "-m", "datachannels.gateway.cli", "serve", "--port", str(port),
-                                 "--data-dir", str(loaded_data_dir)], capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "datachannels.gateway.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(loaded_data_dir),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert result.returncode != 0
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
 
 
 def test_a_bad_log_level_is_a_clear_error(loaded_data_dir: Path):
-    result = subprocess.run([sys.executable, "-m", "datachannels.gateway.cli", "serve", "--data-dir", str(loaded_data_dir)],
-                            capture_output=True, text=True, timeout=60, env={**os.environ, "DATACHANNELS_LOG_LEVEL": "bogus"})
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "datachannels.gateway.cli",
+            "serve",
+            "--data-dir",
+            str(loaded_data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "DATACHANNELS_LOG_LEVEL": "bogus"},
+    )
     assert result.returncode == 2
     assert "log level must be one of" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_wallet_names_are_not_case_sensitive(loaded_data_dir: Path):
-    assert run("wallet", "--identity", "ACME", data_dir=loaded_data_dir).stdout.strip() == \
-        run("wallet", "--identity", "acme", data_dir=loaded_data_dir).stdout.strip()
+    assert (
+        run("wallet", "--identity", "ACME", data_dir=loaded_data_dir).stdout.strip()
+        == run("wallet", "--identity", "acme", data_dir=loaded_data_dir).stdout.strip()
+    )

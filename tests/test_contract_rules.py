@@ -6,8 +6,8 @@ import copy
 import json
 
 import pytest
-
 from datachannels.channel_connectors.errors import ChannelError
+
 from tests.conftest import CAMX, footprint_line, invoice
 
 
@@ -32,9 +32,19 @@ def test_a_customer_reads_its_own_audited_records_and_not_another_customers(put,
 
 
 def test_a_customers_query_only_ever_returns_its_own_audited_records(put, read):
-    put("utility", [invoice("AcmeMSP", "A-1"), invoice("AcmeMSP", "A-2"), invoice("GlobexMSP", "G-1")])
-    answer = read("utility", "acme", {"queries": [{"kind": "invoice"}, {"kind": "invoice", "attributes": ["GlobexMSP"]}]})
-    assert [r["key"] for r in answer["queries"][0]["records"]] == ["invoice/AcmeMSP/A-1", "invoice/AcmeMSP/A-2"]
+    put(
+        "utility",
+        [invoice("AcmeMSP", "A-1"), invoice("AcmeMSP", "A-2"), invoice("GlobexMSP", "G-1")],
+    )
+    answer = read(
+        "utility",
+        "acme",
+        {"queries": [{"kind": "invoice"}, {"kind": "invoice", "attributes": ["GlobexMSP"]}]},
+    )
+    assert [r["key"] for r in answer["queries"][0]["records"]] == [
+        "invoice/AcmeMSP/A-1",
+        "invoice/AcmeMSP/A-2",
+    ]
     assert answer["queries"][1]["error"]["code"] == "ACCESS_DENIED"
     everything = read("utility", "auditor", {"queries": [{"kind": "invoice"}]})
     assert len(everything["queries"][0]["records"]) == 3
@@ -68,7 +78,9 @@ def test_a_correction_supersedes_the_original_which_stays_readable(put, read):
     assert old["payload"]["kwh"] == 1000
     assert old["supersededBy"] == "invoice/AcmeMSP/A-1b"
     current = read("utility", "acme", {"queries": [{"kind": "invoice"}]})["queries"][0]["records"]
-    assert [(r["key"], r["supersedes"]) for r in current] == [("invoice/AcmeMSP/A-1b", "invoice/AcmeMSP/A-1")]
+    assert [(r["key"], r["supersedes"]) for r in current] == [
+        ("invoice/AcmeMSP/A-1b", "invoice/AcmeMSP/A-1")
+    ]
     again = invoice("AcmeMSP", "A-1c")
     again["supersedes"] = "invoice/AcmeMSP/A-1"
     with pytest.raises(ChannelError) as refused:
@@ -88,7 +100,9 @@ def test_a_correction_supersedes_the_original_which_stays_readable(put, read):
         (lambda r: r["source"].update(sha256="abc"), "sha256 'abc' does not match"),
     ],
 )
-def test_invalid_factor_records_are_refused_with_a_clear_error_and_nothing_is_written(network, put, change, expected):
+def test_invalid_factor_records_are_refused_with_a_clear_error_and_nothing_is_written(
+    network, put, change, expected
+):
     bad = copy.deepcopy(CAMX)
     change(bad)
     height = network.ledger("utility").height()
@@ -112,8 +126,15 @@ def test_invalid_dates_and_periods_are_refused(put):
 
 def test_one_read_answers_many_keys_and_queries(put, read, network):
     put("utility", [CAMX, *(invoice("AcmeMSP", f"A-{i}") for i in range(50))])
-    keys = [f"invoice/AcmeMSP/A-{i}" for i in range(50)] + ["grid_rate/egrid_subregion/CAMX/2023", "invoice/AcmeMSP/nope"]
-    answer = read("utility", "acme", {"keys": keys, "queries": [{"kind": "grid_rate", "attributes": ["egrid_subregion"]}]})
+    keys = [f"invoice/AcmeMSP/A-{i}" for i in range(50)] + [
+        "grid_rate/egrid_subregion/CAMX/2023",
+        "invoice/AcmeMSP/nope",
+    ]
+    answer = read(
+        "utility",
+        "acme",
+        {"keys": keys, "queries": [{"kind": "grid_rate", "attributes": ["egrid_subregion"]}]},
+    )
     assert [("record" in r) for r in answer["results"]] == [True] * 51 + [False]
     assert answer["results"][-1]["error"]["code"] == "NOT_FOUND"
     assert len(answer["queries"][0]["records"]) == 1
@@ -124,7 +145,14 @@ def test_query_pages_through_a_kind(put, network):
     acme = network.identities.signing_identity("acme")
     seen, after = [], None
     while True:
-        page = json.loads(network.evaluate("utility", acme, "query", [json.dumps({"kind": "invoice", "limit": 10, "after": after})]))
+        page = json.loads(
+            network.evaluate(
+                "utility",
+                acme,
+                "query",
+                [json.dumps({"kind": "invoice", "limit": 10, "after": after})],
+            )
+        )
         seen += [r["key"] for r in page["records"]]
         after = page["next"]
         if after is None:
@@ -135,15 +163,21 @@ def test_query_pages_through_a_kind(put, network):
 def test_anyone_on_the_footprint_channel_publishes_and_the_owner_comes_from_the_signature(network):
     acme = network.identities.signing_identity("acme")
     document = {
-        "footprint": {"totalKgCO2e": 3.0, "byScope": [{"scope": 2, "kgCO2e": 3.0}],
-                      "lines": [footprint_line(1.0), footprint_line(2.0)]},
-        "methodologyVersion": "test", "inputsHash": "2" * 64,
+        "footprint": {
+            "totalKgCO2e": 3.0,
+            "byScope": [{"scope": 2, "kgCO2e": 3.0}],
+            "lines": [footprint_line(1.0), footprint_line(2.0)],
+        },
+        "methodologyVersion": "test",
+        "inputsHash": "2" * 64,
     }
     published = network.submit("footprint", acme, "publish", [json.dumps(document)])
     answer = json.loads(published.result)
     assert answer["owner"]["mspId"] == "AcmeMSP" and answer["owner"]["name"] == "acme"
     globex = network.identities.signing_identity("globex")
-    got = json.loads(network.evaluate("footprint", globex, "read", [json.dumps({"ids": [answer["id"]]})]))
+    got = json.loads(
+        network.evaluate("footprint", globex, "read", [json.dumps({"ids": [answer["id"]]})])
+    )
     assert got["results"][0]["record"]["footprint"]["totalKgCO2e"] == 3.0
     forged_owner = {**document, "owner": {"mspId": "GlobexMSP"}}
     with pytest.raises(ChannelError, match="unknown field"):
@@ -152,8 +186,11 @@ def test_anyone_on_the_footprint_channel_publishes_and_the_owner_comes_from_the_
 
 def test_a_footprint_whose_total_is_not_the_sum_of_its_lines_is_refused(network):
     acme = network.identities.signing_identity("acme")
-    document = {"footprint": {"totalKgCO2e": 4.0, "lines": [footprint_line(1.0), footprint_line(2.0)]},
-                "methodologyVersion": "test", "inputsHash": "2" * 64}
+    document = {
+        "footprint": {"totalKgCO2e": 4.0, "lines": [footprint_line(1.0), footprint_line(2.0)]},
+        "methodologyVersion": "test",
+        "inputsHash": "2" * 64,
+    }
     with pytest.raises(ChannelError) as refused:
         network.submit("footprint", acme, "publish", [json.dumps(document)])
     assert refused.value.code == "BAD_INPUT"
@@ -162,7 +199,9 @@ def test_a_footprint_whose_total_is_not_the_sum_of_its_lines_is_refused(network)
 
 def test_reading_another_customers_key_is_refused_whether_or_not_it_exists(put, read):
     put("utility", [invoice("GlobexMSP", "G-1")])
-    answers = read("utility", "acme", {"keys": ["invoice/GlobexMSP/G-1", "invoice/GlobexMSP/NOPE"]})["results"]
+    answers = read(
+        "utility", "acme", {"keys": ["invoice/GlobexMSP/G-1", "invoice/GlobexMSP/NOPE"]}
+    )["results"]
     assert [a["error"]["code"] for a in answers] == ["ACCESS_DENIED", "ACCESS_DENIED"]
 
 
@@ -189,7 +228,14 @@ def test_paging_follows_key_order_even_when_attributes_hold_punctuation(network,
     auditor = network.identities.signing_identity("auditor")
     seen, after = [], None
     while True:
-        page = json.loads(network.evaluate("utility", auditor, "query", [json.dumps({"kind": "invoice", "limit": 1, "after": after})]))
+        page = json.loads(
+            network.evaluate(
+                "utility",
+                auditor,
+                "query",
+                [json.dumps({"kind": "invoice", "limit": 1, "after": after})],
+            )
+        )
         seen += [r["key"] for r in page["records"]]
         if page["next"] is None:
             break
@@ -199,8 +245,11 @@ def test_paging_follows_key_order_even_when_attributes_hold_punctuation(network,
 
 def test_a_footprint_line_without_its_source_is_refused(network):
     acme = network.identities.signing_identity("acme")
-    document = {"footprint": {"totalKgCO2e": 1.0, "lines": [{"kgCO2e": 1.0}]},
-                "methodologyVersion": "test", "inputsHash": "2" * 64}
+    document = {
+        "footprint": {"totalKgCO2e": 1.0, "lines": [{"kgCO2e": 1.0}]},
+        "methodologyVersion": "test",
+        "inputsHash": "2" * 64,
+    }
     with pytest.raises(ChannelError) as refused:
         network.submit("footprint", acme, "publish", [json.dumps(document)])
     assert refused.value.code == "BAD_INPUT"
@@ -216,14 +265,30 @@ def test_a_read_answer_is_canonical_json_though_records_are_passed_on_undecoded(
     correction["supersedes"] = "invoice/AcmeMSP/A-1"
     put("utility", [correction])
     request = {
-        "keys": ["grid_rate/egrid_subregion/CAMX/2023", "invoice/AcmeMSP/A-1", "invoice/GlobexMSP/G-9", "grid_rate/x/y/1"],
-        "queries": [{"kind": "invoice"}, {"kind": "invoice", "includeSuperseded": True, "limit": 1},
-                    {"kind": "grid_rate", "where": {"region": "CAMX"}}, {"kind": "nothing"}],
+        "keys": [
+            "grid_rate/egrid_subregion/CAMX/2023",
+            "invoice/AcmeMSP/A-1",
+            "invoice/GlobexMSP/G-9",
+            "grid_rate/x/y/1",
+        ],
+        "queries": [
+            {"kind": "invoice"},
+            {"kind": "invoice", "includeSuperseded": True, "limit": 1},
+            {"kind": "grid_rate", "where": {"region": "CAMX"}},
+            {"kind": "nothing"},
+        ],
     }
-    raw = network.evaluate("utility", network.identities.signing_identity("acme"), "read", [json.dumps(request)])
+    raw = network.evaluate(
+        "utility", network.identities.signing_identity("acme"), "read", [json.dumps(request)]
+    )
     answer = json.loads(raw)
     assert raw.decode() == canonical_json(answer)
-    assert [r.get("error", {}).get("code") for r in answer["results"]] == [None, None, "ACCESS_DENIED", "NOT_FOUND"]
+    assert [r.get("error", {}).get("code") for r in answer["results"]] == [
+        None,
+        None,
+        "ACCESS_DENIED",
+        "NOT_FOUND",
+    ]
     assert answer["results"][1]["record"]["supersededBy"] == "invoice/AcmeMSP/A-1b"
     assert [len(q.get("records", ())) for q in answer["queries"]] == [1, 1, 1, 0]
     assert answer["queries"][1]["next"] == "invoice/AcmeMSP/A-1"
@@ -236,11 +301,19 @@ def test_matches_compares_text_ignoring_case_and_spacing(put, read):
     put("utility", [CAMX, second])
 
     def keys(condition: dict) -> list[str]:
-        answer = read("utility", "acme", {"queries": [{"kind": "grid_rate", "matches": condition}]})["queries"][0]
-        return [r["key"] for r in answer["records"]] if "records" in answer else answer["error"]["code"]
+        answer = read(
+            "utility", "acme", {"queries": [{"kind": "grid_rate", "matches": condition}]}
+        )["queries"][0]
+        return (
+            [r["key"] for r in answer["records"]]
+            if "records" in answer
+            else answer["error"]["code"]
+        )
 
     assert keys({"region_name": "  ercot all "}) == ["grid_rate/egrid_subregion/ERCT/2023"]
-    assert keys({"region_name": "wecc california", "region": "camx"}) == ["grid_rate/egrid_subregion/CAMX/2023"]
+    assert keys({"region_name": "wecc california", "region": "camx"}) == [
+        "grid_rate/egrid_subregion/CAMX/2023"
+    ]
     assert keys({"region_name": "ercot"}) == []  # whole text, not a part of it
     assert keys({"year": "2023"}) == []  # a number never matches text
     assert keys({"year": 2023}) == "BAD_INPUT"

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from datachannels.channel_connectors.errors import ChannelError
+
 from tests.conftest import free_fabric_base_port, graphql, wallet_for
 
 pytestmark = pytest.mark.fabric
@@ -41,10 +41,9 @@ def fabric_dir(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _app_client(data_dir: Path):
-    from starlette.testclient import TestClient
-
     from datachannels.gateway.app import create_app
     from datachannels.gateway.settings import Settings
+    from starlette.testclient import TestClient
 
     return TestClient(create_app(Settings(data_dir=data_dir, connector="fabric")))
 
@@ -55,20 +54,29 @@ def fabric_client(fabric_dir: Path):
         yield test_client
 
 
-def test_the_same_footprint_has_the_same_totals_on_embedded_and_on_fabric(fabric_client, fabric_dir, client, data_dir):
-    on_fabric = graphql(fabric_client, EXAMPLE["query"], wallet_for(fabric_dir, "acme"), EXAMPLE["variables"])
+def test_the_same_footprint_has_the_same_totals_on_embedded_and_on_fabric(
+    fabric_client, fabric_dir, client, data_dir
+):
+    on_fabric = graphql(
+        fabric_client, EXAMPLE["query"], wallet_for(fabric_dir, "acme"), EXAMPLE["variables"]
+    )
     embedded = graphql(client, EXAMPLE["query"], wallet_for(data_dir, "acme"), EXAMPLE["variables"])
     assert "errors" not in on_fabric, on_fabric.get("errors")
     f, e = on_fabric["data"]["footprint"], embedded["data"]["footprint"]
     assert f["totalKgCO2e"] == e["totalKgCO2e"]
     assert f["byScope"] == e["byScope"]
     for line in f["lines"]:
-        assert len(line["factor"]["txId"]) == 64 and line["factor"]["provenance"]["blockNumber"] >= 1
+        assert (
+            len(line["factor"]["txId"]) == 64 and line["factor"]["provenance"]["blockNumber"] >= 1
+        )
 
 
 def test_the_outsider_is_refused_by_the_peer_itself(fabric_client, fabric_dir):
-    answer = graphql(fabric_client, "{ utility { gridRates(first: 1) { items { region } } } }",
-                     wallet_for(fabric_dir, "outsider"))
+    answer = graphql(
+        fabric_client,
+        "{ utility { gridRates(first: 1) { items { region } } } }",
+        wallet_for(fabric_dir, "outsider"),
+    )
     [error] = answer["errors"]
     assert error["extensions"]["code"] == "ACCESS_DENIED"
     assert error["extensions"]["channel"] == "utility"
@@ -76,7 +84,9 @@ def test_the_outsider_is_refused_by_the_peer_itself(fabric_client, fabric_dir):
 
 def test_acme_cannot_read_globex_audited_records_on_fabric(fabric_client, fabric_dir):
     query = "{ utility { invoices { items { invoiceId } } } }"
-    acme = graphql(fabric_client, query, wallet_for(fabric_dir, "acme"))["data"]["utility"]["invoices"]["items"]
+    acme = graphql(fabric_client, query, wallet_for(fabric_dir, "acme"))["data"]["utility"][
+        "invoices"
+    ]["items"]
     assert {i["invoiceId"] for i in acme} == {"INV-2024-0001", "INV-2024-0002"}
 
     import asyncio
@@ -88,7 +98,12 @@ def test_acme_cannot_read_globex_audited_records_on_fabric(fabric_client, fabric
         connector = FabricConnector.from_data_dir(fabric_dir)
         try:
             acme_id = IdentityStore(fabric_dir).signing_identity("acme")
-            raw = await connector.evaluate("utility", acme_id, "read", [json.dumps({"keys": ["invoice/GlobexMSP/INV-2024-0101"]})])
+            raw = await connector.evaluate(
+                "utility",
+                acme_id,
+                "read",
+                [json.dumps({"keys": ["invoice/GlobexMSP/INV-2024-0101"]})],
+            )
             return json.loads(raw)
         finally:
             await connector.aclose()
@@ -102,13 +117,18 @@ def test_a_customer_write_to_a_source_channel_is_rejected(fabric_dir):
 
     from datachannels.channel_connectors.fabric import FabricConnector
     from datachannels.channel_connectors.identities import IdentityStore
+
     from tests.conftest import CAMX
 
     async def write_as_acme() -> None:
         connector = FabricConnector.from_data_dir(fabric_dir)
         try:
-            await connector.submit("utility", IdentityStore(fabric_dir).signing_identity("acme"), "put_records",
-                                   [json.dumps([{**CAMX, "payload": {**CAMX["payload"], "region": "TEST"}}])])
+            await connector.submit(
+                "utility",
+                IdentityStore(fabric_dir).signing_identity("acme"),
+                "put_records",
+                [json.dumps([{**CAMX, "payload": {**CAMX["payload"], "region": "TEST"}}])],
+            )
         finally:
             await connector.aclose()
 
@@ -122,19 +142,30 @@ def test_a_published_footprint_is_committed_and_read_back_after_the_gateway_rest
     publish = "mutation($input: FootprintInput!) { publishFootprint(input: $input) { id txId blockNumber owner footprint { totalKgCO2e } } }"
     read = "query($id: ID!) { publishedFootprint(id: $id) { id txId blockNumber owner footprint { totalKgCO2e } } }"
     with _app_client(fabric_dir) as first:
-        published = graphql(first, publish, wallet_for(fabric_dir, "acme"), EXAMPLE["variables"])["data"]["publishFootprint"]
+        published = graphql(first, publish, wallet_for(fabric_dir, "acme"), EXAMPLE["variables"])[
+            "data"
+        ]["publishFootprint"]
     assert published["owner"] == "AcmeMSP" and published["blockNumber"] >= 1
     with _app_client(fabric_dir) as second:
-        again = graphql(second, read, wallet_for(fabric_dir, "globex"), {"id": published["id"]})["data"]["publishedFootprint"]
+        again = graphql(second, read, wallet_for(fabric_dir, "globex"), {"id": published["id"]})[
+            "data"
+        ]["publishedFootprint"]
     assert again == published
 
 
-def test_a_killed_peer_is_unavailable_then_recovers_without_restarting_the_gateway(fabric_client, fabric_dir):
+def test_a_killed_peer_is_unavailable_then_recovers_without_restarting_the_gateway(
+    fabric_client, fabric_dir
+):
     from datachannels.network.local import network_status, network_up
 
     query = '{ utility { gridRates(regionType: EGRID_SUBREGION, region: "CAMX") { items { co2LbPerMwh } } } }'
     wallet = wallet_for(fabric_dir, "acme")
-    assert graphql(fabric_client, query, wallet)["data"]["utility"]["gridRates"]["items"][0]["co2LbPerMwh"] == 436.655
+    assert (
+        graphql(fabric_client, query, wallet)["data"]["utility"]["gridRates"]["items"][0][
+            "co2LbPerMwh"
+        ]
+        == 436.655
+    )
     peer = next(p for p in network_status(fabric_dir).processes if p.name.startswith("peer"))
     os.kill(peer.pid, signal.SIGKILL)
     started = time.monotonic()
@@ -143,7 +174,9 @@ def test_a_killed_peer_is_unavailable_then_recovers_without_restarting_the_gatew
     assert time.monotonic() - started < 15  # within the connector's timeout, not hanging
     from datachannels.network.layout import Layout
 
-    network_up(fabric_dir, base_port=Layout.existing(fabric_dir).base_port)  # restarts what is not running
+    network_up(
+        fabric_dir, base_port=Layout.existing(fabric_dir).base_port
+    )  # restarts what is not running
     deadline = time.monotonic() + 60
     while True:
         answer = graphql(fabric_client, query, wallet)

@@ -28,7 +28,6 @@ from datachannels.channel_connectors.identities import IdentityStore
 from datachannels.channel_connectors.proposals import build_proposal
 from datachannels.network.configtx import configtx, to_yaml
 from datachannels.network.layout import Layout
-from tests.conftest import free_fabric_base_port
 from datachannels.network.lifecycle import ensure_package
 from datachannels.network.local import FabricNetwork, network_down, network_status, network_up
 from datachannels.network.processes import ProcessRecord, ProcessTable, is_running
@@ -38,12 +37,13 @@ from fabric_chaincode_python.fabric_shim.msg_queue_handler import MsgQueueHandle
 from fabric_chaincode_python.fabric_shim.stub import ChaincodeStub
 from fabric_protos.peer import chaincode_pb2, chaincode_shim_pb2, proposal_pb2
 
-from tests.conftest import CAMX
+from tests.conftest import CAMX, free_fabric_base_port
 
 Message = chaincode_shim_pb2.ChaincodeMessage
 
 
 # ------------------------------------------------- the ERROR-reply workaround
+
 
 class FakePeer:
     """The peer's side of the shim stream: answers state requests, ERROR for the types in `refuse`."""
@@ -57,22 +57,40 @@ class FakePeer:
     async def write(self, msg: chaincode_shim_pb2.ChaincodeMessage) -> None:
         self.requests.append(msg.type)
         if msg.type in self.refuse:
-            reply = Message(type=Message.ERROR, payload=b"ledger unavailable", txid=msg.txid, channel_id=msg.channel_id)
+            reply = Message(
+                type=Message.ERROR,
+                payload=b"ledger unavailable",
+                txid=msg.txid,
+                channel_id=msg.channel_id,
+            )
         elif msg.type == Message.GET_STATE_BY_RANGE and self._records_range(msg):
-            reply = Message(type=Message.RESPONSE, payload=self.range_page, txid=msg.txid, channel_id=msg.channel_id)
+            reply = Message(
+                type=Message.RESPONSE,
+                payload=self.range_page,
+                txid=msg.txid,
+                channel_id=msg.channel_id,
+            )
         else:  # an empty RESPONSE: "no such key" for GetState, "done" for PutState, an empty range
-            reply = Message(type=Message.RESPONSE, payload=b"", txid=msg.txid, channel_id=msg.channel_id)
+            reply = Message(
+                type=Message.RESPONSE, payload=b"", txid=msg.txid, channel_id=msg.channel_id
+            )
         asyncio.get_running_loop().create_task(self.handler.handle_message_ready(reply))
 
     @staticmethod
     def _records_range(msg: chaincode_shim_pb2.ChaincodeMessage) -> bool:
         """A range over records, not over the supersession index (which stays empty here)."""
-        return not chaincode_shim_pb2.GetStateByRange.FromString(msg.payload).startKey.startswith("\x00superseded_by\x00")
+        return not chaincode_shim_pb2.GetStateByRange.FromString(msg.payload).startKey.startswith(
+            "\x00superseded_by\x00"
+        )
 
 
 def _run_transaction(
-    handler_class: type[Handler], function: str, argument: str, refuse: set[int],
-    sent: list[int] | None = None, range_page: bytes = b"",
+    handler_class: type[Handler],
+    function: str,
+    argument: str,
+    refuse: set[int],
+    sent: list[int] | None = None,
+    range_page: bytes = b"",
 ) -> tuple[int, str, bytes]:
     """Run one utility-contract transaction as the auditor against a FakePeer; (status, message, payload).
 
@@ -110,7 +128,9 @@ def auditor_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_a_refused_write_fails_the_transaction(auditor_data_dir: Path) -> None:
     records = json.dumps([CAMX])
 
-    status, message, _ = _run_transaction(CheckedHandler, "put_records", records, {Message.PUT_STATE})
+    status, message, _ = _run_transaction(
+        CheckedHandler, "put_records", records, {Message.PUT_STATE}
+    )
 
     assert status == 500
     assert "the peer refused PutState: ledger unavailable" in message
@@ -119,7 +139,9 @@ def test_a_refused_write_fails_the_transaction(auditor_data_dir: Path) -> None:
     assert status == 200
 
 
-def test_a_refused_read_fails_instead_of_returning_the_error_text_as_the_value(auditor_data_dir: Path) -> None:
+def test_a_refused_read_fails_instead_of_returning_the_error_text_as_the_value(
+    auditor_data_dir: Path,
+) -> None:
     request = json.dumps({"keys": ["grid_rate/egrid_subregion/CAMX/2023"]})
 
     status, message, _ = _run_transaction(CheckedHandler, "read", request, {Message.GET_STATE})
@@ -136,7 +158,9 @@ def test_a_refused_read_fails_instead_of_returning_the_error_text_as_the_value(a
 def test_a_refused_range_query_fails_the_transaction(auditor_data_dir: Path) -> None:
     request = json.dumps({"queries": [{"kind": "grid_rate", "attributes": []}]})
 
-    status, message, _ = _run_transaction(CheckedHandler, "read", request, {Message.GET_STATE_BY_RANGE})
+    status, message, _ = _run_transaction(
+        CheckedHandler, "read", request, {Message.GET_STATE_BY_RANGE}
+    )
 
     assert status == 500
     assert "the peer refused GetStateByRange" in message
@@ -146,13 +170,29 @@ def _range_page(*, has_more: bool, records: list[dict]) -> bytes:
     from fabric_protos.ledger.queryresult import kv_query_result_pb2
 
     results = [
-        chaincode_shim_pb2.QueryResultBytes(resultBytes=kv_query_result_pb2.KV(
-            key="\x00grid_rate\x00egrid_subregion\x00" + r["payload"]["region"] + "\x00" + str(r["payload"]["year"]) + "\x00",
-            value=json.dumps({"key": "grid_rate/egrid_subregion/" + r["payload"]["region"] + "/" + str(r["payload"]["year"]),
-                              **r}).encode()).SerializeToString())
+        chaincode_shim_pb2.QueryResultBytes(
+            resultBytes=kv_query_result_pb2.KV(
+                key="\x00grid_rate\x00egrid_subregion\x00"
+                + r["payload"]["region"]
+                + "\x00"
+                + str(r["payload"]["year"])
+                + "\x00",
+                value=json.dumps(
+                    {
+                        "key": "grid_rate/egrid_subregion/"
+                        + r["payload"]["region"]
+                        + "/"
+                        + str(r["payload"]["year"]),
+                        **r,
+                    }
+                ).encode(),
+            ).SerializeToString()
+        )
         for r in records
     ]
-    return chaincode_shim_pb2.QueryResponse(results=results, has_more=has_more, id="range-1").SerializeToString()
+    return chaincode_shim_pb2.QueryResponse(
+        results=results, has_more=has_more, id="range-1"
+    ).SerializeToString()
 
 
 def test_a_finished_range_is_not_closed_again(auditor_data_dir: Path) -> None:
@@ -161,12 +201,18 @@ def test_a_finished_range_is_not_closed_again(auditor_data_dir: Path) -> None:
     request = json.dumps({"queries": [{"kind": "grid_rate", "attributes": []}]})
     sent: list[int] = []
 
-    status, message, payload = _run_transaction(CheckedHandler, "read", request, set(), sent,
-                                                _range_page(has_more=False, records=[CAMX]))
+    status, message, payload = _run_transaction(
+        CheckedHandler, "read", request, set(), sent, _range_page(has_more=False, records=[CAMX])
+    )
 
     assert status == 200, message
-    assert [r["key"] for r in json.loads(payload)["queries"][0]["records"]] == ["grid_rate/egrid_subregion/CAMX/2023"]
-    assert sent == [Message.GET_STATE_BY_RANGE, Message.GET_STATE_BY_RANGE]  # supersession index, then the records
+    assert [r["key"] for r in json.loads(payload)["queries"][0]["records"]] == [
+        "grid_rate/egrid_subregion/CAMX/2023"
+    ]
+    assert sent == [
+        Message.GET_STATE_BY_RANGE,
+        Message.GET_STATE_BY_RANGE,
+    ]  # supersession index, then the records
 
 
 def test_a_range_left_with_pages_to_come_is_closed(auditor_data_dir: Path) -> None:
@@ -175,12 +221,22 @@ def test_a_range_left_with_pages_to_come_is_closed(auditor_data_dir: Path) -> No
     second = {**CAMX, "payload": {**CAMX["payload"], "region": "ERCT"}}
     sent: list[int] = []
 
-    status, message, payload = _run_transaction(CheckedHandler, "read", request, set(), sent,
-                                                _range_page(has_more=True, records=[CAMX, second]))
+    status, message, payload = _run_transaction(
+        CheckedHandler,
+        "read",
+        request,
+        set(),
+        sent,
+        _range_page(has_more=True, records=[CAMX, second]),
+    )
 
     assert status == 200, message
     assert json.loads(payload)["queries"][0]["next"] == "grid_rate/egrid_subregion/CAMX/2023"
-    assert sent == [Message.GET_STATE_BY_RANGE, Message.GET_STATE_BY_RANGE, Message.QUERY_STATE_CLOSE]
+    assert sent == [
+        Message.GET_STATE_BY_RANGE,
+        Message.GET_STATE_BY_RANGE,
+        Message.QUERY_STATE_CLOSE,
+    ]
 
 
 def test_answered_requests_pass_through_the_checked_handler(auditor_data_dir: Path) -> None:
@@ -202,6 +258,7 @@ def test_the_chaincode_server_uses_the_checked_handler() -> None:
 
 # ------------------------------------------------- packages, config, processes
 
+
 def _untar(data: bytes) -> dict[str, bytes]:
     with tarfile.open(fileobj=io.BytesIO(gzip.decompress(data))) as tar:
         return {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
@@ -218,19 +275,31 @@ def test_chaincode_packages_are_reproducible_ccaas_packages(tmp_path: Path) -> N
     outer = _untar(path.read_bytes())
     assert json.loads(outer["metadata.json"]) == {"type": "ccaas", "label": "shipping_1"}
     connection = json.loads(_untar(outer["code.tar.gz"])["connection.json"])
-    assert connection == {"address": f"127.0.0.1:{layout.chaincode_port('shipping')}", "dial_timeout": "10s",
-                          "tls_required": False}
+    assert connection == {
+        "address": f"127.0.0.1:{layout.chaincode_port('shipping')}",
+        "dial_timeout": "10s",
+        "tls_required": False,
+    }
 
 
-def test_every_channel_admits_the_three_members_and_needs_the_auditors_endorsement(tmp_path: Path) -> None:
+def test_every_channel_admits_the_three_members_and_needs_the_auditors_endorsement(
+    tmp_path: Path,
+) -> None:
     document = configtx(Layout(tmp_path))
 
     assert sorted(document["Profiles"]) == sorted(CHANNELS)
     for profile in document["Profiles"].values():
         application = profile["Application"]
-        assert [org["Name"] for org in application["Organizations"]] == ["AuditorsMSP", "AcmeMSP", "GlobexMSP"]
+        assert [org["Name"] for org in application["Organizations"]] == [
+            "AuditorsMSP",
+            "AcmeMSP",
+            "GlobexMSP",
+        ]
         for policy in ("Endorsement", "LifecycleEndorsement"):
-            assert application["Policies"][policy] == {"Type": "Signature", "Rule": "OR('AuditorsMSP.peer')"}
+            assert application["Policies"][policy] == {
+                "Type": "Signature",
+                "Rule": "OR('AuditorsMSP.peer')",
+            }
         assert profile["Orderer"]["OrdererType"] == "etcdraft"
         assert [org["Name"] for org in profile["Orderer"]["Organizations"]] == ["OperatorMSP"]
     assert "OutsiderMSP" not in to_yaml(document)
@@ -245,9 +314,15 @@ def test_yaml_is_written_block_style_with_quoted_strings() -> None:
 def test_ports_of_a_layout_are_distinct(tmp_path: Path) -> None:
     layout = Layout(tmp_path, 20000)
     peer = layout.gateway_peer
-    ports = [layout.orderer_port, layout.orderer_admin_port, layout.orderer_operations_port,
-             peer.port, peer.chaincode_port, peer.operations_port,
-             *(layout.chaincode_port(channel) for channel in CHANNELS)]
+    ports = [
+        layout.orderer_port,
+        layout.orderer_admin_port,
+        layout.orderer_operations_port,
+        peer.port,
+        peer.chaincode_port,
+        peer.operations_port,
+        *(layout.chaincode_port(channel) for channel in CHANNELS),
+    ]
 
     assert len(set(ports)) == len(ports)
 
@@ -260,7 +335,9 @@ def test_process_table_stops_what_it_started_and_never_a_recycled_pid(tmp_path: 
 
     assert table.running("sleeper") == record
     # A PID file whose pid now belongs to another program is not ours to signal.
-    stranger = ProcessRecord("stranger", os.getpid(), ("not", "this", "program"), 2, tmp_path / "x.log")
+    stranger = ProcessRecord(
+        "stranger", os.getpid(), ("not", "this", "program"), 2, tmp_path / "x.log"
+    )
     (tmp_path / "run" / "stranger.json").write_text(stranger.to_json())
     assert not is_running(stranger)
     assert table.stop("stranger") is False
@@ -269,7 +346,9 @@ def test_process_table_stops_what_it_started_and_never_a_recycled_pid(tmp_path: 
     assert table.records() == []
 
 
-def test_network_commands_on_a_directory_without_a_network(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_network_commands_on_a_directory_without_a_network(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from datachannels.gateway.cli import main
 
     assert main(["network", "status", "--data-dir", str(tmp_path)]) == 1
@@ -279,6 +358,7 @@ def test_network_commands_on_a_directory_without_a_network(tmp_path: Path, capsy
 
 
 # ------------------------------------------------------- a real network
+
 
 @pytest.fixture(scope="module")
 def fabric_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FabricNetwork]:
@@ -294,12 +374,18 @@ def fabric_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FabricN
         shutil.rmtree(data_dir / "fabric" / "ledgers", ignore_errors=True)
 
 
-def _invoke(network: FabricNetwork, user: str, msp_id: str, function: str, *args: str) -> tuple[int, str]:
-    result = network.tools().chaincode("invoke", "utility", function, args, user=user, msp_id=msp_id)
+def _invoke(
+    network: FabricNetwork, user: str, msp_id: str, function: str, *args: str
+) -> tuple[int, str]:
+    result = network.tools().chaincode(
+        "invoke", "utility", function, args, user=user, msp_id=msp_id
+    )
     return result.returncode, result.output
 
 
-def _query(network: FabricNetwork, user: str, msp_id: str, function: str, *args: str) -> tuple[int, str]:
+def _query(
+    network: FabricNetwork, user: str, msp_id: str, function: str, *args: str
+) -> tuple[int, str]:
     result = network.tools().chaincode("query", "utility", function, args, user=user, msp_id=msp_id)
     return result.returncode, result.output
 
@@ -323,7 +409,9 @@ def test_every_process_runs_on_its_port(fabric_network: FabricNetwork) -> None:
 
 @pytest.mark.fabric
 def test_the_auditor_puts_a_record_and_members_read_it_back(fabric_network: FabricNetwork) -> None:
-    code, output = _invoke(fabric_network, "auditor", "AuditorsMSP", "put_records", json.dumps([CAMX]))
+    code, output = _invoke(
+        fabric_network, "auditor", "AuditorsMSP", "put_records", json.dumps([CAMX])
+    )
     assert code == 0, output
 
     request = json.dumps({"keys": ["grid_rate/egrid_subregion/CAMX/2023"]})
@@ -345,7 +433,9 @@ def test_a_customers_put_is_refused_by_the_contract(fabric_network: FabricNetwor
 
 @pytest.mark.fabric
 def test_an_outsider_is_refused_by_the_channel(fabric_network: FabricNetwork) -> None:
-    code, output = _query(fabric_network, "outsider", "OutsiderMSP", "read", json.dumps({"keys": []}))
+    code, output = _query(
+        fabric_network, "outsider", "OutsiderMSP", "read", json.dumps({"keys": []})
+    )
 
     assert code != 0
     assert "access denied" in output
@@ -373,14 +463,23 @@ def test_up_again_is_quick_and_down_leaves_no_process(fabric_network: FabricNetw
     network_up(data_dir, base_port=fabric_network.layout.base_port, progress=said.append)
     restart = time.monotonic() - started
     print(f"\nnetwork up on existing ledgers: {restart:.1f} s", file=sys.stderr)
-    assert restart < 30 or any("restarting the orderer" in line for line in said)  # see the next test
-    code, output = _query(fabric_network, "acme", "AcmeMSP", "read",
-                          json.dumps({"keys": ["grid_rate/egrid_subregion/CAMX/2023"]}))
+    assert restart < 30 or any(
+        "restarting the orderer" in line for line in said
+    )  # see the next test
+    code, output = _query(
+        fabric_network,
+        "acme",
+        "AcmeMSP",
+        "read",
+        json.dumps({"keys": ["grid_rate/egrid_subregion/CAMX/2023"]}),
+    )
     assert code == 0 and "436.655" in output, output
 
 
 @pytest.mark.fabric
-def test_an_orderer_whose_raft_elects_no_leader_is_restarted(fabric_network: FabricNetwork, monkeypatch) -> None:
+def test_an_orderer_whose_raft_elects_no_leader_is_restarted(
+    fabric_network: FabricNetwork, monkeypatch
+) -> None:
     # Fabric issue #4199 (this build predates its fix): at random, a restarted orderer's channel
     # deadlocks replaying its WAL and never elects a leader.  Here the first wait reports it.
     from datachannels.network import local
@@ -396,14 +495,21 @@ def test_an_orderer_whose_raft_elects_no_leader_is_restarted(fabric_network: Fab
     table = ProcessTable(fabric_network.layout.run_dir, fabric_network.layout.log_dir)
     table.stop("orderer0")
     said: list[str] = []
-    network_up(fabric_network.data_dir, base_port=fabric_network.layout.base_port, progress=said.append)
+    network_up(
+        fabric_network.data_dir, base_port=fabric_network.layout.base_port, progress=said.append
+    )
 
     starts = [line for line in said if "orderer0 started" in line]
     assert len(starts) == 2, said  # started, found leaderless, started again
     assert any("no Raft leader for utility" in line and "#4199" in line for line in said), said
     assert len(waits) == 2 and table.running("orderer0") is not None
-    code, output = _invoke(fabric_network, "auditor", "AuditorsMSP", "put_records",
-                           json.dumps([{**CAMX, "payload": {**CAMX["payload"], "region": "RFCE"}}]))
+    code, output = _invoke(
+        fabric_network,
+        "auditor",
+        "AuditorsMSP",
+        "put_records",
+        json.dumps([{**CAMX, "payload": {**CAMX["payload"], "region": "RFCE"}}]),
+    )
     assert code == 0, output  # the restarted orderer orders transactions again
 
 
@@ -425,18 +531,27 @@ def test_customer_peers_keep_a_copy_of_the_ledger_and_run_the_contract(tmp_path:
         assert code == 0, output
 
         tools = network.tools()
-        request = json.dumps({"Args": ["read", json.dumps({"keys": ["grid_rate/egrid_subregion/CAMX/2023"]})]})
+        request = json.dumps(
+            {"Args": ["read", json.dumps({"keys": ["grid_rate/egrid_subregion/CAMX/2023"]})]}
+        )
         for peer in network.peers[1:]:  # each customer's own peer answers from its own ledger copy
             deadline = time.monotonic() + 10
             while True:
-                result = tools.run("peer", ["chaincode", "query", "-C", "utility", "-n", "utility", "-c", request],
-                                   tools.peer_env(peer, "AcmeMSP", "acme"))
+                result = tools.run(
+                    "peer",
+                    ["chaincode", "query", "-C", "utility", "-n", "utility", "-c", request],
+                    tools.peer_env(peer, "AcmeMSP", "acme"),
+                )
                 if "436.655" in result.output or time.monotonic() > deadline:
                     break
                 time.sleep(0.2)  # the block may still be on its way to this peer
             assert result.returncode == 0 and "436.655" in result.output, (peer.name, result.output)
         profile = json.loads(network.connection_profile.read_text())
-        assert [p["name"] for p in profile["peers"]] == ["peer0.auditors", "peer0.acme", "peer0.globex"]
+        assert [p["name"] for p in profile["peers"]] == [
+            "peer0.auditors",
+            "peer0.acme",
+            "peer0.globex",
+        ]
     finally:
         network_down(data_dir)
         shutil.rmtree(data_dir / "fabric" / "ledgers", ignore_errors=True)

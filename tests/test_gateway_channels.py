@@ -24,8 +24,12 @@ def test_a_customer_browses_every_source_channel(client, data_dir):
 
 def test_the_outsider_is_refused_by_each_channel_itself(client, data_dir):
     answer = graphql(client, BROWSE, wallet_for(data_dir, "outsider"))
-    assert answer["data"] == {"utility": {"gridRates": None}, "shipping": {"freightFactors": None},
-                              "airline": {"flightFactors": None}, "commodity": {"spendFactors": None}}
+    assert answer["data"] == {
+        "utility": {"gridRates": None},
+        "shipping": {"freightFactors": None},
+        "airline": {"flightFactors": None},
+        "commodity": {"spendFactors": None},
+    }
     assert len(answer["errors"]) == 4
     for error in answer["errors"]:
         assert error["extensions"]["code"] == "ACCESS_DENIED"
@@ -35,7 +39,9 @@ def test_the_outsider_is_refused_by_each_channel_itself(client, data_dir):
         assert "OutsiderMSP' is not a member" in error["message"]
 
 
-def test_a_wallet_without_one_channel_gets_missing_credentials_there_and_data_elsewhere(client, data_dir):
+def test_a_wallet_without_one_channel_gets_missing_credentials_there_and_data_elsewhere(
+    client, data_dir
+):
     wallet = wallet_for(data_dir, "acme", channels=("utility", "airline", "commodity", "footprint"))
     answer = graphql(client, BROWSE, wallet)
     assert answer["data"]["shipping"] == {"freightFactors": None}
@@ -55,27 +61,48 @@ def test_a_customer_sees_only_its_own_audited_records(client, data_dir):
     assert acme_ids == {"INV-2024-0001", "INV-2024-0002"}
     assert globex_ids == {"INV-2024-0101", "INV-2024-0102"}
     assert {t["ticketId"] for t in acme["airline"]["tickets"]["items"]}.isdisjoint(
-        {t["ticketId"] for t in globex["airline"]["tickets"]["items"]})
+        {t["ticketId"] for t in globex["airline"]["tickets"]["items"]}
+    )
 
 
 def test_acme_cannot_use_globex_audited_invoices_in_a_footprint(client, data_dir):
     # Globex's utility 1015 invoices exist, but the channel does not show them to acme: no audited line,
     # and without a grid region there is nothing to calculate from.
     query = "query($i: FootprintInput!) { footprint(input: $i) { lines { basis activity } } }"
-    answer = graphql(client, query, wallet_for(data_dir, "acme"), {"i": {"electricity": [{"kwh": 10, "utilityId": "1015"}]}})
+    answer = graphql(
+        client,
+        query,
+        wallet_for(data_dir, "acme"),
+        {"i": {"electricity": [{"kwh": 10, "utilityId": "1015"}]}},
+    )
     assert answer["data"] is None
     assert answer["errors"][0]["extensions"]["code"] == "BAD_INPUT"
     assert "no audited invoice of utility 1015" in answer["errors"][0]["message"]
-    mine = graphql(client, query, wallet_for(data_dir, "globex"), {"i": {"electricity": [{"kwh": 10, "utilityId": "1015"}]}})
+    mine = graphql(
+        client,
+        query,
+        wallet_for(data_dir, "globex"),
+        {"i": {"electricity": [{"kwh": 10, "utilityId": "1015"}]}},
+    )
     assert [line["basis"] for line in mine["data"]["footprint"]["lines"]] == ["AUDITED"]
 
 
 def test_a_hundred_activities_across_four_channels_make_one_call_per_channel(client, data_dir):
     activities = {
-        "electricity": [{"kwh": 100 + i, "gridRegion": ["CAMX", "ERCT", "NYUP"][i % 3]} for i in range(25)],
-        "freight": [{"mode": ["SEA", "ROAD", "RAIL"][i % 3], "tonnes": 1 + i, "km": 100 + i} for i in range(25)],
-        "flights": [{"origin": "LHR", "destination": ["JFK", "CDG", "EDI", "SFO"][i % 4]} for i in range(25)],
-        "purchases": [{"naics": ["331110", "484121", "211130"][i % 3], "amountUsd": 1000 + i} for i in range(25)],
+        "electricity": [
+            {"kwh": 100 + i, "gridRegion": ["CAMX", "ERCT", "NYUP"][i % 3]} for i in range(25)
+        ],
+        "freight": [
+            {"mode": ["SEA", "ROAD", "RAIL"][i % 3], "tonnes": 1 + i, "km": 100 + i}
+            for i in range(25)
+        ],
+        "flights": [
+            {"origin": "LHR", "destination": ["JFK", "CDG", "EDI", "SFO"][i % 4]} for i in range(25)
+        ],
+        "purchases": [
+            {"naics": ["331110", "484121", "211130"][i % 3], "amountUsd": 1000 + i}
+            for i in range(25)
+        ],
     }
     before = connector_calls(client)
     query = "query($i: FootprintInput!) { footprint(input: $i) { totalKgCO2e lines { kgCO2e } } }"
@@ -83,20 +110,46 @@ def test_a_hundred_activities_across_four_channels_make_one_call_per_channel(cli
     assert "errors" not in answer, answer.get("errors")
     assert len(answer["data"]["footprint"]["lines"]) == 100
     after = connector_calls(client)
-    made = {key: after[key] - before.get(key, 0) for key in after if after[key] != before.get(key, 0)}
-    assert made == {("utility", "evaluate"): 1, ("shipping", "evaluate"): 1,
-                    ("airline", "evaluate"): 1, ("commodity", "evaluate"): 1}
+    made = {
+        key: after[key] - before.get(key, 0) for key in after if after[key] != before.get(key, 0)
+    }
+    assert made == {
+        ("utility", "evaluate"): 1,
+        ("shipping", "evaluate"): 1,
+        ("airline", "evaluate"): 1,
+        ("commodity", "evaluate"): 1,
+    }
 
 
 def test_bad_input_names_the_field_and_the_allowed_values(client, data_dir):
     query = "query($i: FootprintInput!) { footprint(input: $i) { totalKgCO2e } }"
     wallet = wallet_for(data_dir, "acme")
     cases = [
-        ({"electricity": [{"kwh": 1, "gridRegion": "CAMX", "year": 2019}]}, "electricity[0].year", "years: 2023"),
-        ({"freight": [{"mode": "SEA", "tonnes": 1, "km": 1, "vehicle": "containr ship"}]}, "freight[0].vehicle", "Container ship"),
-        ({"flights": [{"origin": "LHX", "destination": "JFK"}]}, "flights[0].origin", "close matches"),
-        ({"freight": [{"mode": "ROAD", "tonnes": 1, "origin": "GBFXT", "destination": "GBBHM"}]}, "freight[0].km", "needs km"),
-        ({"electricity": [{"kwh": -5, "gridRegion": "CAMX"}]}, "electricity[0].kwh", "non-negative"),
+        (
+            {"electricity": [{"kwh": 1, "gridRegion": "CAMX", "year": 2019}]},
+            "electricity[0].year",
+            "years: 2023",
+        ),
+        (
+            {"freight": [{"mode": "SEA", "tonnes": 1, "km": 1, "vehicle": "containr ship"}]},
+            "freight[0].vehicle",
+            "Container ship",
+        ),
+        (
+            {"flights": [{"origin": "LHX", "destination": "JFK"}]},
+            "flights[0].origin",
+            "close matches",
+        ),
+        (
+            {"freight": [{"mode": "ROAD", "tonnes": 1, "origin": "GBFXT", "destination": "GBBHM"}]},
+            "freight[0].km",
+            "needs km",
+        ),
+        (
+            {"electricity": [{"kwh": -5, "gridRegion": "CAMX"}]},
+            "electricity[0].kwh",
+            "non-negative",
+        ),
     ]
     for variables, field, hint in cases:
         answer = graphql(client, query, wallet, {"i": variables})
@@ -113,16 +166,25 @@ def test_an_unexpected_failure_is_masked_without_a_stack_trace(client, data_dir,
 
     monkeypatch.setattr(engine, "compute", explode)
     query = "query($i: FootprintInput!) { footprint(input: $i) { totalKgCO2e } }"
-    answer = graphql(client, query, wallet_for(data_dir, "acme"), {"i": {"electricity": [{"kwh": 1, "gridRegion": "CAMX"}]}})
+    answer = graphql(
+        client,
+        query,
+        wallet_for(data_dir, "acme"),
+        {"i": {"electricity": [{"kwh": 1, "gridRegion": "CAMX"}]}},
+    )
     assert answer["errors"][0]["message"] == "Internal error"
     assert "secret internals" not in json.dumps(answer) and "Traceback" not in json.dumps(answer)
 
 
-def test_input_that_does_not_fit_the_schema_is_bad_input_with_graphqls_own_message(client, data_dir):
+def test_input_that_does_not_fit_the_schema_is_bad_input_with_graphqls_own_message(
+    client, data_dir
+):
     query = "query($i: FootprintInput!) { footprint(input: $i) { totalKgCO2e } }"
     wallet = wallet_for(data_dir, "acme")
-    for variables, hint in (({"electricity": [{"kwh": "1000", "gridRegion": "CAMX"}]}, "Float cannot represent"),
-                            ({"freight": [{"mode": "sea", "tonnes": 1, "km": 1}]}, "SEA")):
+    for variables, hint in (
+        ({"electricity": [{"kwh": "1000", "gridRegion": "CAMX"}]}, "Float cannot represent"),
+        ({"freight": [{"mode": "sea", "tonnes": 1, "km": 1}]}, "SEA"),
+    ):
         [error] = graphql(client, query, wallet, {"i": variables})["errors"]
         assert error["extensions"]["code"] == "BAD_INPUT"
         assert hint in error["message"]
@@ -131,21 +193,26 @@ def test_input_that_does_not_fit_the_schema_is_bad_input_with_graphqls_own_messa
 
 
 def test_a_missing_published_footprint_is_not_found(client, data_dir):
-    answer = graphql(client, '{ publishedFootprint(id: "0000") { id } }', wallet_for(data_dir, "acme"))
+    answer = graphql(
+        client, '{ publishedFootprint(id: "0000") { id } }', wallet_for(data_dir, "acme")
+    )
     assert answer["data"] == {"publishedFootprint": None}
     assert answer["errors"][0]["extensions"] == {"code": "NOT_FOUND", "channel": "footprint"}
 
 
 def test_channels_show_a_refusal_as_reachable_but_not_admitted(client, data_dir):
-    answer = graphql(client, "{ channels { name reachable height errorCode } }", wallet_for(data_dir, "outsider"))
-    assert {(c["reachable"], c["height"], c["errorCode"]) for c in answer["data"]["channels"]} == {(True, None, "ACCESS_DENIED")}
+    answer = graphql(
+        client, "{ channels { name reachable height errorCode } }", wallet_for(data_dir, "outsider")
+    )
+    assert {(c["reachable"], c["height"], c["errorCode"]) for c in answer["data"]["channels"]} == {
+        (True, None, "ACCESS_DENIED")
+    }
 
 
 def test_the_schema_has_no_cycles_so_query_depth_is_bounded():
     """The reason the gateway needs no depth limiter: no type reaches itself again."""
-    from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType
-
     from datachannels.schema import schema
+    from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType
 
     def named(t):
         while isinstance(t, (GraphQLList, GraphQLNonNull)):
@@ -155,7 +222,10 @@ def test_the_schema_has_no_cycles_so_query_depth_is_bounded():
     def depth(t, seen: tuple) -> int:
         assert t.name not in seen, f"cycle through {t.name}"
         children = [named(f.type) for f in t.fields.values()]
-        return 1 + max((depth(c, (*seen, t.name)) for c in children if isinstance(c, GraphQLObjectType)), default=0)
+        return 1 + max(
+            (depth(c, (*seen, t.name)) for c in children if isinstance(c, GraphQLObjectType)),
+            default=0,
+        )
 
     gql = schema._schema
     assert depth(gql.query_type, ()) <= 8 and depth(gql.mutation_type, ()) <= 8
@@ -163,7 +233,9 @@ def test_the_schema_has_no_cycles_so_query_depth_is_bounded():
 
 def test_an_oversized_query_is_refused(client, data_dir):
     query = "{ " + " ".join(f"a{i}: channels {{ name }}" for i in range(5000)) + " }"
-    response = client.post("/graphql", json={"query": query}, headers={"X-Wallet": wallet_for(data_dir, "acme")})
+    response = client.post(
+        "/graphql", json={"query": query}, headers={"X-Wallet": wallet_for(data_dir, "acme")}
+    )
     assert "errors" in response.json()
 
 
@@ -176,10 +248,14 @@ def test_your_own_records_means_your_organisations_even_for_the_auditor(client, 
     invoices = graphql(client, "{ utility { invoices { items { invoiceId } } } }", auditor)
     assert invoices["data"]["utility"]["invoices"]["items"] == []
     acme = graphql(client, query, wallet_for(data_dir, "acme"), {"i": {"fromChannels": True}})
-    assert acme["data"]["footprint"]["lines"] and all("(audited)" in line["activity"] for line in acme["data"]["footprint"]["lines"])
+    assert acme["data"]["footprint"]["lines"] and all(
+        "(audited)" in line["activity"] for line in acme["data"]["footprint"]["lines"]
+    )
 
 
-def test_a_footprint_reads_only_the_rows_it_needs_and_widens_only_on_a_miss(client, data_dir, monkeypatch):
+def test_a_footprint_reads_only_the_rows_it_needs_and_widens_only_on_a_miss(
+    client, data_dir, monkeypatch
+):
     from datachannels.resolvers import engine
 
     request = engine.FootprintRequest(
@@ -188,18 +264,38 @@ def test_a_footprint_reads_only_the_rows_it_needs_and_widens_only_on_a_miss(clie
         purchases=(engine.PurchaseActivity(amount_usd=1000, naics="331110"),),
     )
     wanted = engine.needs(request)
-    assert wanted["shipping"] == [engine.query_need({"kind": "freight_factor", "attributes": ["sea"],
-                                                     "matches": {"vehicle": "container ship"}})]
-    assert wanted["airline"] == [engine.query_need({"kind": "flight_factor", "attributes": ["long_haul"]})]
-    assert wanted["commodity"] == [("key", "spend_factor/331/331110")]  # its subsector only on a miss
+    assert wanted["shipping"] == [
+        engine.query_need(
+            {
+                "kind": "freight_factor",
+                "attributes": ["sea"],
+                "matches": {"vehicle": "container ship"},
+            }
+        )
+    ]
+    assert wanted["airline"] == [
+        engine.query_need({"kind": "flight_factor", "attributes": ["long_haul"]})
+    ]
+    assert wanted["commodity"] == [
+        ("key", "spend_factor/331/331110")
+    ]  # its subsector only on a miss
 
     query = "query($i: FootprintInput!) { footprint(input: $i) { totalKgCO2e } }"
     wallet = wallet_for(data_dir, "acme")
     before = connector_calls(client)
-    [error] = graphql(client, query, wallet, {"i": {"freight": [{"mode": "SEA", "tonnes": 1, "km": 1, "vehicle": "containr ship"}]}})["errors"]
-    assert "Container ship" in error["message"]  # the close matches come from the mode's every vehicle
+    [error] = graphql(
+        client,
+        query,
+        wallet,
+        {"i": {"freight": [{"mode": "SEA", "tonnes": 1, "km": 1, "vehicle": "containr ship"}]}},
+    )["errors"]
+    assert (
+        "Container ship" in error["message"]
+    )  # the close matches come from the mode's every vehicle
     after = connector_calls(client)
-    assert after[("shipping", "evaluate")] - before.get(("shipping", "evaluate"), 0) == 2  # the vehicle, then the mode
+    assert (
+        after[("shipping", "evaluate")] - before.get(("shipping", "evaluate"), 0) == 2
+    )  # the vehicle, then the mode
 
 
 def test_working_out_the_needs_of_unknown_airports_looks_for_no_close_matches(monkeypatch):
@@ -212,8 +308,12 @@ def test_working_out_the_needs_of_unknown_airports_looks_for_no_close_matches(mo
 
     monkeypatch.setattr(geo, "close_matches", scan)
     flights = tuple(engine.FlightActivity(f"Q{i % 26:02d}", "JFK", "economy") for i in range(200))
-    wanted = engine.needs(engine.FootprintRequest(flights=(*flights, engine.FlightActivity("LHR", "JFK", "economy"))))
-    assert wanted["airline"] == [engine.query_need({"kind": "flight_factor", "attributes": ["long_haul"]})]
+    wanted = engine.needs(
+        engine.FootprintRequest(flights=(*flights, engine.FlightActivity("LHR", "JFK", "economy")))
+    )
+    assert wanted["airline"] == [
+        engine.query_need({"kind": "flight_factor", "attributes": ["long_haul"]})
+    ]
 
 
 def test_the_engine_derives_keys_and_compares_names_as_the_contracts_do():
@@ -223,6 +323,12 @@ def test_the_engine_derives_keys_and_compares_names_as_the_contracts_do():
     from datachannels.chaincode.validation import slug
     from datachannels.resolvers import engine
 
-    for text in ("Plastics: PET (incl. forming)", "  Container   ship ", "Aluminium cans and foil", "ÉTÉ ß", "a--b__c"):
+    for text in (
+        "Plastics: PET (incl. forming)",
+        "  Container   ship ",
+        "Aluminium cans and foil",
+        "ÉTÉ ß",
+        "a--b__c",
+    ):
         assert engine._slug(text) == slug(text)
         assert engine._norm(text) == fold_text(text)

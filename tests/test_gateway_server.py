@@ -35,18 +35,27 @@ class Server:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[str] | None = None
-        self.env = {**os.environ, "DATACHANNELS_DATA_DIR": str(data_dir), "PATH": f"{_bin_dir()}:{os.environ['PATH']}"}
+        self.env = {
+            **os.environ,
+            "DATACHANNELS_DATA_DIR": str(data_dir),
+            "PATH": f"{_bin_dir()}:{os.environ['PATH']}",
+        }
 
     def start(self) -> float:
         started = time.perf_counter()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "datachannels.gateway.cli", "serve", "--port", str(self.port)],
-            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(f"server exited: {self.process.stdout.read() if self.process.stdout else ''}")
+                raise AssertionError(
+                    f"server exited: {self.process.stdout.read() if self.process.stdout else ''}"
+                )
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return time.perf_counter() - started
@@ -68,12 +77,21 @@ class Server:
                 self.kill()
 
     def wallet(self, name: str) -> str:
-        return subprocess.run(["datachannels", "wallet", "--identity", name], env=self.env, capture_output=True,
-                              text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["datachannels", "wallet", "--identity", name],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
 
     def graphql(self, query: str, wallet: str, variables: dict | None = None) -> dict:
-        response = httpx.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}},
-                              headers={"X-Wallet": wallet}, timeout=30)
+        response = httpx.post(
+            f"{self.url}/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers={"X-Wallet": wallet},
+            timeout=30,
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -87,7 +105,9 @@ def server(tmp_path: Path):
 
 def _readme_example() -> str:
     readme = (ROOT / "README.md").read_text()
-    block = re.search(r"<!-- example:start -->\s*```sh\n(.*?)```\s*<!-- example:end -->", readme, re.DOTALL)
+    block = re.search(
+        r"<!-- example:start -->\s*```sh\n(.*?)```\s*<!-- example:end -->", readme, re.DOTALL
+    )
     assert block, "the README has lost its example block"
     return block.group(1)
 
@@ -95,12 +115,25 @@ def _readme_example() -> str:
 def test_the_readme_example_answers_on_a_fresh_data_dir(server: Server):
     server.start()  # the first start initialises the data dir
     script = _readme_example().replace("127.0.0.1:8000", f"127.0.0.1:{server.port}")
-    result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, env=server.env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=ROOT,
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     footprint = json.loads(result.stdout)["data"]["footprint"]
-    assert [line["channel"] for line in footprint["lines"]] == ["utility", "shipping", "airline", "commodity"]
-    assert footprint["totalKgCO2e"] == pytest.approx(sum(line["kgCO2e"] for line in footprint["lines"]), rel=1e-12)
+    assert [line["channel"] for line in footprint["lines"]] == [
+        "utility",
+        "shipping",
+        "airline",
+        "commodity",
+    ]
+    assert footprint["totalKgCO2e"] == pytest.approx(
+        sum(line["kgCO2e"] for line in footprint["lines"]), rel=1e-12
+    )
     # Worked by hand in docs/methodology.md: 198.741 kg (CAMX), 1108.53 kg (LHR→JFK), 787 kg (NAICS 331110).
     by_channel = {line["channel"]: line for line in footprint["lines"]}
     assert by_channel["utility"]["kgCO2e"] == pytest.approx(198.741, rel=1e-3)
@@ -112,7 +145,9 @@ def test_the_readme_example_answers_on_a_fresh_data_dir(server: Server):
         assert line["factor"]["recordKey"]
 
 
-def test_a_published_footprint_survives_a_sigkill_of_the_server(server: Server, loaded_data_dir: Path):
+def test_a_published_footprint_survives_a_sigkill_of_the_server(
+    server: Server, loaded_data_dir: Path
+):
     shutil.copytree(loaded_data_dir, server.data_dir)
     server.start()
     acme, globex = server.wallet("acme"), server.wallet("globex")
@@ -121,10 +156,18 @@ def test_a_published_footprint_survives_a_sigkill_of_the_server(server: Server, 
     published = server.graphql(publish, acme, example["variables"])["data"]["publishFootprint"]
     assert published["owner"] == "AcmeMSP"
     read_back = "query($id: ID!) { publishedFootprint(id: $id) { id txId blockNumber owner footprint { totalKgCO2e lines { kgCO2e } } } }"
-    assert server.graphql(read_back, globex, {"id": published["id"]})["data"]["publishedFootprint"] == published
+    assert (
+        server.graphql(read_back, globex, {"id": published["id"]})["data"]["publishedFootprint"]
+        == published
+    )
 
     server.kill()
     server.start()
     again = server.graphql(read_back, globex, {"id": published["id"]})["data"]["publishedFootprint"]
     assert again == published
-    assert server.graphql(read_back, server.wallet("outsider"), {"id": published["id"]})["errors"][0]["extensions"]["code"] == "ACCESS_DENIED"
+    assert (
+        server.graphql(read_back, server.wallet("outsider"), {"id": published["id"]})["errors"][0][
+            "extensions"
+        ]["code"]
+        == "ACCESS_DENIED"
+    )

@@ -7,11 +7,11 @@ import json
 import logging
 
 import pytest
-
+from datachannels.chaincode import CHANNELS
 from datachannels.channel_connectors.identities import IdentityStore
 from datachannels.channel_connectors.msp import new_private_key, private_key_pem
-from datachannels.chaincode import CHANNELS
 from datachannels.gateway.wallet import WalletError, encode_wallet, parse_wallet
+
 from tests.conftest import graphql, wallet_for
 
 
@@ -29,27 +29,77 @@ def _cases(data_dir):
     stranger_key = private_key_pem(new_private_key()).decode()
     return [
         ("not base64", "%%%not-base64%%%", "not valid base64url", None),
-        ("base64 of text", base64.urlsafe_b64encode(b"hello there").decode(), "does not decode to JSON", None),
+        (
+            "base64 of text",
+            base64.urlsafe_b64encode(b"hello there").decode(),
+            "does not decode to JSON",
+            None,
+        ),
         ("a JSON array", _b64([good]), "must be a JSON object", None),
         ("unknown channel", _b64({"weather": good}), "unknown channel", "weather"),
-        ("credential not an object", _b64({"utility": "abc"}), "credential must be a JSON object", "utility"),
-        ("no private key", _b64({"utility": {**good, "privateKey": ""}}), "needs privateKey", "utility"),
-        ("bad certificate PEM", _b64({"shipping": {**good, "certificate": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"}}),
-         "certificate is not a valid PEM", "shipping"),
-        ("bad key PEM", _b64({"airline": {**good, "privateKey": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"}}),
-         "private key is not a valid", "airline"),
-        ("key not matching the certificate", _b64({"commodity": {**good, "privateKey": stranger_key}}),
-         "private key does not match the certificate", "commodity"),
-        ("a token", _b64({"footprint": {"token": "t0ken-s3cret"}}), "access tokens are not supported yet", "footprint"),
+        (
+            "credential not an object",
+            _b64({"utility": "abc"}),
+            "credential must be a JSON object",
+            "utility",
+        ),
+        (
+            "no private key",
+            _b64({"utility": {**good, "privateKey": ""}}),
+            "needs privateKey",
+            "utility",
+        ),
+        (
+            "bad certificate PEM",
+            _b64(
+                {
+                    "shipping": {
+                        **good,
+                        "certificate": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+                    }
+                }
+            ),
+            "certificate is not a valid PEM",
+            "shipping",
+        ),
+        (
+            "bad key PEM",
+            _b64(
+                {
+                    "airline": {
+                        **good,
+                        "privateKey": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+                    }
+                }
+            ),
+            "private key is not a valid",
+            "airline",
+        ),
+        (
+            "key not matching the certificate",
+            _b64({"commodity": {**good, "privateKey": stranger_key}}),
+            "private key does not match the certificate",
+            "commodity",
+        ),
+        (
+            "a token",
+            _b64({"footprint": {"token": "t0ken-s3cret"}}),
+            "access tokens are not supported yet",
+            "footprint",
+        ),
     ]
 
 
-def test_every_malformed_wallet_is_a_400_naming_problem_and_channel_never_the_secret(client, data_dir, caplog):
+def test_every_malformed_wallet_is_a_400_naming_problem_and_channel_never_the_secret(
+    client, data_dir, caplog
+):
     caplog.set_level(logging.DEBUG)
     good = _entry(data_dir)
     key_body = good["privateKey"].splitlines()[1]  # a line of the real key
     for label, header, expected, channel in _cases(data_dir):
-        response = client.post("/graphql", json={"query": "{ channels { name } }"}, headers={"X-Wallet": header})
+        response = client.post(
+            "/graphql", json={"query": "{ channels { name } }"}, headers={"X-Wallet": header}
+        )
         assert response.status_code == 400, label
         error = response.json()["errors"][0]
         assert expected in error["message"], (label, error["message"])
@@ -67,7 +117,9 @@ def test_every_malformed_wallet_is_a_400_naming_problem_and_channel_never_the_se
 def test_a_good_wallet_is_accepted_and_never_echoed(client, data_dir, caplog):
     caplog.set_level(logging.DEBUG)
     wallet = wallet_for(data_dir, "acme")
-    response = client.post("/graphql", json={"query": "{ channels { name reachable } }"}, headers={"X-Wallet": wallet})
+    response = client.post(
+        "/graphql", json={"query": "{ channels { name reachable } }"}, headers={"X-Wallet": wallet}
+    )
     assert response.status_code == 200
     assert all(c["reachable"] for c in response.json()["data"]["channels"])
     assert wallet not in response.text
@@ -99,10 +151,17 @@ def test_a_key_on_an_unsupported_curve_is_a_400_not_a_crash(client, data_dir):
 
     if shutil.which("openssl") is None:
         pytest.skip("needs the openssl command to make a prime192v2 key")
-    generated = subprocess.run("openssl ecparam -name prime192v2 -genkey -noout | openssl pkcs8 -topk8 -nocrypt",
-                               shell=True, capture_output=True, text=True, check=True).stdout
+    generated = subprocess.run(
+        "openssl ecparam -name prime192v2 -genkey -noout | openssl pkcs8 -topk8 -nocrypt",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     header = _b64({"utility": {**_entry(data_dir), "privateKey": generated}})
-    response = client.post("/graphql", json={"query": "{ channels { name } }"}, headers={"X-Wallet": header})
+    response = client.post(
+        "/graphql", json={"query": "{ channels { name } }"}, headers={"X-Wallet": header}
+    )
     assert response.status_code == 400
     assert "private key" in response.json()["errors"][0]["message"]
     assert generated.splitlines()[1] not in response.text

@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
-from fabric_protos.common import common_pb2
-
 from datachannels.channel_connectors.embedded import EmbeddedNetwork
 from datachannels.channel_connectors.errors import ChannelError
 from datachannels.channel_connectors.proposals import build_proposal, sign_envelope, sign_proposal
+from fabric_protos.common import common_pb2
+
 from tests.conftest import CAMX, invoice
 
 
@@ -61,11 +61,15 @@ def test_rewriting_a_block_and_its_hash_still_fails_on_the_node_signature(networ
 
     put("utility", [CAMX])
     with sqlite3.connect(network.ledger_path("utility")) as db:
-        block = common_pb2.Block.FromString(db.execute("SELECT block FROM blocks WHERE number = 1").fetchone()[0])
+        block = common_pb2.Block.FromString(
+            db.execute("SELECT block FROM blocks WHERE number = 1").fetchone()[0]
+        )
         block.data.data[0] = block.data.data[0].replace(b"436.655", b"136.655")
         block.header.data_hash = blocks.data_hash(list(block.data.data))
-        db.execute("UPDATE blocks SET block = ?, hash = ? WHERE number = 1",
-                   (block.SerializeToString(), blocks.header_hash(block.header)))
+        db.execute(
+            "UPDATE blocks SET block = ?, hash = ? WHERE number = 1",
+            (block.SerializeToString(), blocks.header_hash(block.header)),
+        )
     assert _problems(network) == ["channel utility: block 1: orderer signature does not verify"]
 
 
@@ -74,14 +78,33 @@ def test_a_stale_read_makes_the_later_transaction_invalid_and_it_changes_nothing
     auditor = network.identities.signing_identity("auditor")
     endorsed = []
     for kwh in (1000, 2000):  # both endorsed before either commits: both saw the key absent
-        proposal, _ = build_proposal(auditor.identity, "utility", "utility", "put_records",
-                                     [json.dumps([invoice("AcmeMSP", "A-1", kwh=kwh)])])
+        proposal, _ = build_proposal(
+            auditor.identity,
+            "utility",
+            "utility",
+            "put_records",
+            [json.dumps([invoice("AcmeMSP", "A-1", kwh=kwh)])],
+        )
         endorsed.append(ledger.endorse(sign_proposal(proposal, auditor.signer).SerializeToString()))
-    first = ledger.submit(sign_envelope(common_pb2.Payload.FromString(endorsed[0].payload), auditor.signer).SerializeToString())
-    second = ledger.submit(sign_envelope(common_pb2.Payload.FromString(endorsed[1].payload), auditor.signer).SerializeToString())
+    first = ledger.submit(
+        sign_envelope(
+            common_pb2.Payload.FromString(endorsed[0].payload), auditor.signer
+        ).SerializeToString()
+    )
+    second = ledger.submit(
+        sign_envelope(
+            common_pb2.Payload.FromString(endorsed[1].payload), auditor.signer
+        ).SerializeToString()
+    )
     assert first.valid and not second.valid
-    assert second.block_number == first.block_number + 1  # recorded, as Fabric records invalid transactions
-    record = json.loads(network.evaluate("utility", auditor, "read", [json.dumps({"keys": ["invoice/AcmeMSP/A-1"]})]))
+    assert (
+        second.block_number == first.block_number + 1
+    )  # recorded, as Fabric records invalid transactions
+    record = json.loads(
+        network.evaluate(
+            "utility", auditor, "read", [json.dumps({"keys": ["invoice/AcmeMSP/A-1"]})]
+        )
+    )
     assert record["results"][0]["record"]["payload"]["kwh"] == 1000
     assert _problems(network) == []
 
@@ -95,7 +118,14 @@ def test_readers_run_while_a_writer_commits(network, put):
     def reader() -> None:
         while not stop.is_set():
             try:
-                answer = json.loads(network.evaluate("utility", acme, "read", [json.dumps({"keys": ["grid_rate/egrid_subregion/CAMX/2023"]})]))
+                answer = json.loads(
+                    network.evaluate(
+                        "utility",
+                        acme,
+                        "read",
+                        [json.dumps({"keys": ["grid_rate/egrid_subregion/CAMX/2023"]})],
+                    )
+                )
                 assert "record" in answer["results"][0]
             except BaseException as exc:  # noqa: BLE001 - surfaced below
                 errors.append(exc)
@@ -121,7 +151,9 @@ def test_concurrent_writers_are_serialised_and_every_commit_lands(network):
 
     def writer(n: int) -> None:
         for i in range(5):
-            submitted = network.submit("utility", auditor, "put_records", [json.dumps([invoice("AcmeMSP", f"W{n}-{i}")])])
+            submitted = network.submit(
+                "utility", auditor, "put_records", [json.dumps([invoice("AcmeMSP", f"W{n}-{i}")])]
+            )
             with lock:
                 results.append(submitted.block_number)
 
@@ -157,7 +189,9 @@ _SUBMITTER = textwrap.dedent(
 def test_sigkill_during_a_stream_of_submits_loses_no_acknowledged_transaction(network):
     process = subprocess.Popen(
         [sys.executable, "-c", _SUBMITTER, str(network.data_dir)],
-        stdout=subprocess.PIPE, text=True, env={**os.environ},
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
     )
     acknowledged: list[str] = []
     assert process.stdout is not None

@@ -5,18 +5,32 @@ from __future__ import annotations
 import json
 
 import pytest
-from fabric_protos.common import common_pb2
-
 from datachannels.channel_connectors.errors import ChannelError
-from datachannels.channel_connectors.identity import Identity, Signer, SigningIdentity, verify_signature
-from datachannels.channel_connectors.msp import certificate_pem, create_ca, issue_certificate, new_private_key
+from datachannels.channel_connectors.identity import (
+    Identity,
+    Signer,
+    SigningIdentity,
+    verify_signature,
+)
+from datachannels.channel_connectors.msp import (
+    certificate_pem,
+    create_ca,
+    issue_certificate,
+    new_private_key,
+)
 from datachannels.channel_connectors.proposals import build_proposal, sign_envelope, sign_proposal
+from fabric_protos.common import common_pb2
 
 READ_ALL = json.dumps({"queries": [{"kind": "grid_rate"}]})
 
 
-def _signed(identity: Identity, signer: Signer, channel: str = "utility", function: str = "read",
-            args: tuple[str, ...] = (READ_ALL,)) -> bytes:
+def _signed(
+    identity: Identity,
+    signer: Signer,
+    channel: str = "utility",
+    function: str = "read",
+    args: tuple[str, ...] = (READ_ALL,),
+) -> bytes:
     proposal, _ = build_proposal(identity, channel, channel, function, list(args))
     return sign_proposal(proposal, signer).SerializeToString()
 
@@ -76,8 +90,10 @@ def test_a_proposal_for_another_channel_is_refused(network):
 
 def test_signatures_are_low_s_as_fabric_requires(network):
     acme = network.identities.signing_identity("acme")
-    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
-
+    from cryptography.hazmat.primitives.asymmetric.utils import (
+        decode_dss_signature,
+        encode_dss_signature,
+    )
     from datachannels.channel_connectors.identity import P256_ORDER
 
     for i in range(20):
@@ -94,7 +110,9 @@ def test_a_transaction_signed_by_someone_other_than_its_creator_is_refused(netwo
 
     ledger = network.ledger("utility")
     auditor = network.identities.signing_identity("auditor")
-    proposal, _ = build_proposal(auditor.identity, "utility", "utility", "put_records", [json.dumps([CAMX])])
+    proposal, _ = build_proposal(
+        auditor.identity, "utility", "utility", "put_records", [json.dumps([CAMX])]
+    )
     endorsed = ledger.endorse(sign_proposal(proposal, auditor.signer).SerializeToString())
     acme = network.identities.signing_identity("acme")
     forged = sign_envelope(common_pb2.Payload.FromString(endorsed.payload), acme.signer)
@@ -109,7 +127,9 @@ def test_a_transaction_whose_result_was_changed_after_endorsement_is_refused(net
 
     ledger = network.ledger("utility")
     auditor = network.identities.signing_identity("auditor")
-    proposal, _ = build_proposal(auditor.identity, "utility", "utility", "put_records", [json.dumps([CAMX])])
+    proposal, _ = build_proposal(
+        auditor.identity, "utility", "utility", "put_records", [json.dumps([CAMX])]
+    )
     endorsed = ledger.endorse(sign_proposal(proposal, auditor.signer).SerializeToString())
     tampered = endorsed.payload.replace(b"436.655", b"136.655")
     assert tampered != endorsed.payload

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from datachannels.resolvers import units
 
 
@@ -21,4 +20,6 @@ def test_miles_and_short_tons():
     assert units.miles_to_km(1.0) == 1.609344
     assert units.short_tons_to_tonnes(1.0) == 0.90718474
     # 1 short ton-mile = 0.90718474 t × 1.609344 km = 1.45997231821056 t.km
-    assert units.short_tons_to_tonnes(1.0) * units.miles_to_km(1.0) == pytest.approx(1.45997231821056, rel=1e-15)
+    assert units.short_tons_to_tonnes(1.0) * units.miles_to_km(1.0) == pytest.approx(
+        1.45997231821056, rel=1e-15
+    )

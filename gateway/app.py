@@ -21,6 +21,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from ..chaincode import CHANNELS
 from ..channel_connectors.base import Connector
@@ -67,9 +69,44 @@ class _GraphQLApp(GraphQL):
     def graphql_ide_html(self) -> str:
         return self._ide_html
 
-    async def get_context(self, request: Any, response: Any) -> RequestContext:
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        response = await super().process_result(request, result)
+        errors = response.get("errors")
+        if errors:
+            response["errors"] = _in_response_order(errors, response.get("data"))
+        return response
+
+    async def get_context(  # type: ignore[override]  # strawberry types the context as None
+        self, request: Any, response: Any
+    ) -> RequestContext:
         wallet = request.scope.get("state", {}).get("wallet", EMPTY_WALLET)
         return RequestContext(connector=self._connector, wallet=wallet)
+
+
+def _in_response_order(errors: list[object], data: Any) -> list[object]:
+    """Errors in the order of the fields they belong to, as the response lists those fields.
+
+    graphql-core lists errors as they happen, so fields resolved concurrently (one per channel)
+    would report in whichever order the channels answered; this makes the list the same on
+    every request.  Errors without a path (a query that does not parse) come first.
+    """
+
+    def position(error: object) -> tuple[int, ...]:
+        path = error.get("path") if isinstance(error, dict) else None
+        if not path:
+            return (-1,)
+        node, where = data, list[int]()
+        for step in path:
+            if isinstance(step, int):
+                where.append(step)
+                node = node[step] if isinstance(node, list) and step < len(node) else None
+            else:
+                keys = list(node) if isinstance(node, dict) else []
+                where.append(keys.index(step) if step in keys else len(keys))
+                node = node.get(step) if isinstance(node, dict) else None
+        return tuple(where)
+
+    return sorted(errors, key=position)
 
 
 class _WalletGate:

@@ -11,13 +11,14 @@ cache never serves another caller.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from ..channel_connectors.base import Connector, network
+from ..channel_connectors.base import Connector, Credential, network
 from ..channel_connectors.errors import ChannelError
 from ..gateway.wallet import Wallet
 from .engine import Need
@@ -45,7 +46,7 @@ class ChannelLoaders:
         self._wallet = wallet
         self._loaders: dict[str, DataLoader[Need, Any]] = {}
 
-    def credential(self, channel: str):  # -> Credential
+    def credential(self, channel: str) -> Credential:
         credential = self._wallet.credential(channel)
         if credential is None:
             raise MissingCredentials(channel)
@@ -66,7 +67,11 @@ class ChannelLoaders:
         return await self.loader(channel).load(need)
 
     async def load_many(self, channel: str, needs: Sequence[Need]) -> list[Any]:
-        return list(await self.loader(channel).load_many(list(needs)))
+        """Each need's answer, or its error as a value, never raised: a footprint then reports
+        the error of the first activity that needs a refused channel, whichever channel
+        answered first (the loader's own `load_many` raises the first error to arrive)."""
+        loader = self.loader(channel)
+        return list(await asyncio.gather(*(loader.load(n) for n in needs), return_exceptions=True))
 
     async def _read(self, channel: str, needs: list[Need]) -> list[Any]:
         """One `read` for the whole batch; each need gets its answer or its own error."""

@@ -8,9 +8,14 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ..channel_connectors.base import Connector
 from ..channel_connectors.errors import ChannelError
 from .settings import Settings, default_data_dir
+
+if TYPE_CHECKING:
+    from ..channel_connectors.embedded import EmbeddedNetwork
 
 
 def _progress(message: str) -> None:
@@ -26,13 +31,19 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _network(settings: Settings):  # -> EmbeddedNetwork
+def _network(settings: Settings) -> EmbeddedNetwork:
     from ..channel_connectors.embedded import EmbeddedNetwork
 
     network = EmbeddedNetwork(settings.data_dir)
     if not network.is_initialised():
+        fabric_hint = (
+            "; it holds a Fabric network: add --connector fabric"
+            if (settings.data_dir / "fabric" / "connection.json").exists()
+            else ""
+        )
         raise SystemExit(
-            f"error: {settings.data_dir} is not initialised; run `datachannels init` first"
+            f"error: {settings.data_dir} has no embedded ledger; run `datachannels init` first"
+            + fabric_hint
         )
     return network
 
@@ -92,38 +103,76 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
         print(problem, file=sys.stderr)
     if failed:
         return 1
-    print(
-        f"ledger ok: {sum(r.blocks for r in reports)} blocks, {sum(r.transactions for r in reports)} transactions "
-        f"on {len(reports)} channels"
-    )
+    blocks = sum(r.blocks for r in reports)
+    transactions = sum(r.transactions for r in reports)
+    print(f"ledger ok: {blocks} blocks, {transactions} transactions on {len(reports)} channels")
     return 0
 
 
 def cmd_chaincode(args: argparse.Namespace) -> int:
-    network = _network(_settings(args))
+    """`chaincode query|invoke`: one contract call as a demo identity, like `peer chaincode`.
+
+    Goes through the same `Connector` the gateway uses, so `--connector fabric` reaches the
+    network `network up` started, signed with the same identity as on the embedded ledger.
+    """
+    import asyncio
+
+    from ..channel_connectors.base import Submitted, network
+    from ..channel_connectors.identities import IdentityStore
+
+    settings = _settings(args)
+    connector = _connector(settings)
     try:
-        credential = network.identities.signing_identity(args.as_)
+        credential = IdentityStore(settings.data_dir).signing_identity(args.as_)
     except KeyError as exc:
         raise SystemExit(f"error: {exc.args[0]}") from None
+
+    async def call() -> bytes | Submitted:
+        try:
+            contract = network(connector, args.channel).contract()
+            if args.action == "query":
+                return await contract.evaluate(credential, args.function, *args.args)
+            return await contract.submit(credential, args.function, *args.args)
+        finally:
+            await connector.aclose()
+
     try:
-        if args.action == "query":
-            result = network.evaluate(args.channel, credential, args.function, args.args)
-            tx_note = "(evaluated, not committed)"
-        else:
-            submitted = network.submit(args.channel, credential, args.function, args.args)
-            result = submitted.result
-            tx_note = f"txId {submitted.tx_id} committed in block {submitted.block_number}"
+        outcome = asyncio.run(call())
     except ChannelError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
+    except ValueError as exc:  # an unknown channel name
+        raise SystemExit(f"error: {exc}") from None
+    if isinstance(outcome, Submitted):
+        result = outcome.result
+        tx_note = f"txId {outcome.tx_id} committed in block {outcome.block_number}"
+    else:
+        result, tx_note = outcome, "(evaluated, not committed)"
     text = result.decode()
     try:
         text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
     except json.JSONDecodeError:
         pass
     print(text)
-    _progress(tx_note)
+    _progress(f"{tx_note} on the {connector.kind} connector")
     return 0
+
+
+def _connector(settings: Settings) -> Connector:
+    """The connector a command names, checked to be set up, with a message that says how."""
+    if settings.connector == "fabric":
+        from ..channel_connectors.fabric import FabricConnector
+
+        if not (settings.data_dir / "fabric" / "connection.json").exists():
+            raise SystemExit(
+                f"error: no Fabric network in {settings.data_dir}; "
+                "run `datachannels network up` first"
+            )
+        return FabricConnector.from_data_dir(settings.data_dir)
+    from ..channel_connectors.embedded import EmbeddedConnector
+
+    _network(settings)  # exits with a clear message when the embedded ledger is not there
+    return EmbeddedConnector(settings.data_dir)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -147,7 +196,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "" if settings.data_dir == default_data_dir() else f" --data-dir {settings.data_dir}"
     )
     _progress(
-        f"GraphiQL: http://{settings.host}:{settings.port}/graphql  (X-Wallet header: the output of `{wallet_hint}`)"
+        f"GraphiQL: http://{settings.host}:{settings.port}/graphql  "
+        f"(X-Wallet header: the output of `{wallet_hint}`)"
     )
     uvicorn.run(
         create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
@@ -305,6 +355,12 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sub.add_argument(
             "--as", dest="as_", required=True, metavar="NAME", help="the demo identity that signs"
+        )
+        sub.add_argument(
+            "--connector",
+            choices=("embedded", "fabric"),
+            default=None,
+            help="the embedded ledger (default) or the network `network up` started",
         )
         sub.add_argument("function")
         sub.add_argument("args", nargs="*")

@@ -35,11 +35,12 @@ class Settings:
             values["data_dir"] = Path(str(values["data_dir"])).expanduser()
         if "port" in values:
             try:
-                values["port"] = int(str(values["port"]))
+                port = int(str(values["port"]))
             except ValueError:
                 raise ValueError(f"port must be a whole number, got {values['port']!r}") from None
-            if not 0 <= int(values["port"]) <= 65535:
-                raise ValueError(f"port must be from 0 to 65535, got {values['port']}")
+            if not 0 <= port <= 65535:
+                raise ValueError(f"port must be from 0 to 65535, got {port}")
+            values["port"] = port
         levels = ("critical", "error", "warning", "info", "debug", "trace")
         if "log_level" in values and str(values["log_level"]).lower() not in levels:
             raise ValueError(

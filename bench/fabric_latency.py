@@ -38,7 +38,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FLIGHT = {"flights": [{"origin": "LHR", "destination": "JFK", "cabinClass": "ECONOMY"}]}
-QUERY = "query($i: FootprintInput!) { footprint(input: $i) { totalKgCO2e lines { kgCO2e activity factor { recordKey txId } } } }"
+QUERY = (
+    "query($i: FootprintInput!) { footprint(input: $i) "
+    "{ totalKgCO2e lines { kgCO2e activity factor { recordKey txId } } } }"
+)
 
 
 def _median_ms(samples: list[float]) -> float:
@@ -214,8 +217,8 @@ async def _measure(data_dir: Path, rounds: int) -> None:
     chaincode = sum(v for k, v in used.items() if k.startswith("chaincode"))
     total = mine + peers + chaincode + sum(v for k, v in used.items() if k.startswith("orderer"))
     print(
-        f"one-channel footprint (airline), p50 over {rounds}: direct evaluate {d:.2f} ms, gateway {g:.2f} ms "
-        f"→ {g / d:.2f}× (target ≤ 1.1×)"
+        f"one-channel footprint (airline), p50 over {rounds}: direct evaluate {d:.2f} ms, "
+        f"gateway {g:.2f} ms → {g / d:.2f}× (target ≤ 1.1×)"
     )
     print(
         f"  floor, `{{ __typename }}` through the same app and wallet: {fl:.2f} ms "
@@ -226,16 +229,18 @@ async def _measure(data_dir: Path, rounds: int) -> None:
         + ", ".join(f"{c} {_median_ms(v):.2f} ms" for c, v in per_channel.items())
     )
     print(
-        f"four-channel footprint through the gateway, p50: {f:.2f} ms → {f / s:.2f}× the slowest channel "
-        f"({slowest}, {s:.2f} ms) (target ≤ 1.3×)"
+        f"four-channel footprint through the gateway, p50: {f:.2f} ms → {f / s:.2f}× "
+        f"the slowest channel ({slowest}, {s:.2f} ms) (target ≤ 1.3×)"
     )
     print(
-        f"  against the slowest one-channel part through the gateway ({slowest_part}, {p:.2f} ms): {f / p:.2f}×"
+        f"  against the slowest one-channel part through the gateway ({slowest_part}, "
+        f"{p:.2f} ms): {f / p:.2f}×"
     )
     print(
-        f"  CPU per four-channel footprint: this process {mine * 1000:.2f} ms, peer {peers * 1000:.2f} ms, "
-        f"chaincode servers {chaincode * 1000:.2f} ms; all {total * 1000:.2f} ms on {cores} cores "
-        f"→ no schedule under {total * 1000 / cores:.2f} ms = {total * 1000 / cores / s:.2f}× the slowest channel"
+        f"  CPU per four-channel footprint: this process {mine * 1000:.2f} ms, "
+        f"peer {peers * 1000:.2f} ms, chaincode servers {chaincode * 1000:.2f} ms; "
+        f"all {total * 1000:.2f} ms on {cores} cores → no schedule under "
+        f"{total * 1000 / cores:.2f} ms = {total * 1000 / cores / s:.2f}× the slowest channel"
     )
 
 
@@ -263,7 +268,8 @@ def main() -> None:
             t = time.perf_counter()
             written = load_fabric(data_dir)
             print(
-                f"loading {sum(written.values())} records on Fabric: {time.perf_counter() - t:.1f} s"
+                f"loading {sum(written.values())} records on Fabric: "
+                f"{time.perf_counter() - t:.1f} s"
             )
             asyncio.run(_measure(data_dir, args.rounds))
         finally:

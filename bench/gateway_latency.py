@@ -99,7 +99,8 @@ def main() -> None:
                 t = time.perf_counter()
                 client.post("/graphql", json=example).raise_for_status()
                 print(
-                    f"first composite query (loads airports and the sea-route graph): {(time.perf_counter() - t) * 1000:.0f} ms"
+                    "first composite query (loads airports and the sea-route graph): "
+                    f"{(time.perf_counter() - t) * 1000:.0f} ms"
                 )
                 samples = []
                 for _ in range(rounds):

@@ -24,7 +24,8 @@ from datachannels.channel_connectors.embedded import EmbeddedNetwork, init_data_
 def _quantiles(samples: list[float]) -> str:
     ordered = sorted(samples)
     p90 = ordered[int(0.9 * (len(ordered) - 1))]
-    return f"median {statistics.median(ordered) * 1000:.2f} ms, p90 {p90 * 1000:.2f} ms (n={len(ordered)})"
+    median = statistics.median(ordered)
+    return f"median {median * 1000:.2f} ms, p90 {p90 * 1000:.2f} ms (n={len(ordered)})"
 
 
 def main() -> None:

@@ -75,7 +75,7 @@ class _OrgCA:
         self.key = key
 
     def issue(self, common_name: str, unit: str, tls: bool = False) -> tuple[bytes, bytes]:
-        """(certificate PEM, private key PEM); `tls` adds the loopback SANs and server/client EKU."""
+        """(certificate PEM, private key PEM); `tls` adds loopback SANs and server/client EKU."""
         key, certificate = issue_certificate(
             self.key,
             self.certificate,
@@ -164,7 +164,8 @@ def _check_same_ca(layout: Layout, ca: _OrgCA) -> None:
     if issued_by.exists() and issued_by.read_bytes() != ca.cert_pem:
         raise CryptoMismatchError(
             f"{layout.org_dir(ca.msp_id)} was issued by another {ca.msp_id} CA than the one in "
-            f"{layout.data_dir / 'organizations'}; stop the network and remove {layout.root} to start afresh"
+            f"{layout.data_dir / 'organizations'}; stop the network and remove {layout.root} "
+            "to start afresh"
         )
 
 
@@ -174,9 +175,9 @@ def _check_consenter_tls(layout: Layout) -> None:
     blocks_made = any(layout.channel_block(channel).exists() for channel in CHANNELS)
     if blocks_made and not ((tls / "server.crt").exists() and (tls / "server.key").exists()):
         raise CryptoMismatchError(
-            f"the orderer's TLS pair in {tls} is missing, but the channels' configuration names its "
-            f"certificate as their Raft consenter: a new one cannot replace it; stop the network and "
-            f"remove {layout.root} to start afresh"
+            f"the orderer's TLS pair in {tls} is missing, but the channels' configuration names "
+            "its certificate as their Raft consenter: a new one cannot replace it; stop the "
+            f"network and remove {layout.root} to start afresh"
         )
 
 

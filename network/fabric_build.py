@@ -55,7 +55,10 @@ _HEARTBEAT_SECONDS = 20.0
 
 
 class FabricBuildError(RuntimeError):
-    """`go` is missing, or downloading or compiling Fabric failed (message ends with go's output)."""
+    """`go` is missing, or downloading or compiling Fabric failed.
+
+    The message ends with go's output.
+    """
 
 
 @dataclass(frozen=True)

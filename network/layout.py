@@ -47,7 +47,7 @@ class PeerNode:
 
 
 def org_domain(msp_id: str) -> str:
-    """The DNS-like name of an organisation, as `IdentityStore` names its CA (`auditors.example`)."""
+    """An organisation's DNS-like name, as `IdentityStore` names its CA (`auditors.example`)."""
     return msp_id.removesuffix("MSP").lower() + ".example"
 
 
@@ -74,7 +74,7 @@ class Layout:
         return self.organizations / msp_id
 
     def org_msp(self, msp_id: str) -> Path:
-        """The organisation's verifying MSP (CA certificates only), as the channel config holds it."""
+        """The organisation's verifying MSP (CA certificates only), as channel configs hold it."""
         return self.org_dir(msp_id) / "msp"
 
     def ca_cert(self, msp_id: str) -> Path:
@@ -196,8 +196,8 @@ class Layout:
                 " and customer peers" if saved["customerPeers"] else ""
             )
             raise ValueError(
-                f"the Fabric network in {self.root} was made with {made}; bring it up the same way, "
-                f"or stop it and remove {self.root} to start afresh"
+                f"the Fabric network in {self.root} was made with {made}; bring it up the same "
+                f"way, or stop it and remove {self.root} to start afresh"
             )
 
     @classmethod

@@ -180,7 +180,7 @@ def _is_approved(tools: FabricTools, peer: PeerNode, channel: str) -> bool:
 def ensure_committed(
     tools: FabricTools, channel: str, package_id: str, progress: Callable[[str], None]
 ) -> None:
-    """Approve the channel's chaincode definition for every organisation that runs a peer, then commit it.
+    """Approve the channel's chaincode definition for each organisation with a peer, then commit it.
 
     The auditors' approval alone satisfies the LifecycleEndorsement policy; a
     customer's organisation approves too when it runs a peer, since a peer runs

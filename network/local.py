@@ -190,7 +190,8 @@ def _up(
             layout.data_dir, layout, install, layout.connection_profile, _saved_package_ids(layout)
         )
         progress(
-            f"Fabric network in {layout.root} is already running (connection profile: {layout.connection_profile})"
+            f"Fabric network in {layout.root} is already running "
+            f"(connection profile: {layout.connection_profile})"
         )
         return network
 
@@ -274,7 +275,7 @@ def _already_up(layout: Layout, table: ProcessTable) -> bool:
 
 
 def _write_node_config(layout: Layout, install: FabricInstall) -> None:
-    """core.yaml and orderer.yaml from the build's sampleconfig; our settings come as env variables."""
+    """core.yaml and orderer.yaml from the build's sampleconfig; our settings come as env vars."""
     layout.config_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     shutil.copyfile(install.config_dir / "orderer.yaml", layout.config_dir / "orderer.yaml")
     core = (install.config_dir / "core.yaml").read_text()
@@ -294,8 +295,10 @@ def _base_env(layout: Layout) -> dict[str, str]:
         "HOME": os.environ.get("HOME", "/tmp"),
         "FABRIC_CFG_PATH": str(layout.config_dir),
         "FABRIC_LOGGING_SPEC": "INFO",
-        # Fabric's default format colours its output even into a file; a log's tail goes into error messages.
-        "FABRIC_LOGGING_FORMAT": "%{time:2006-01-02 15:04:05.000 MST} %{level:.4s} [%{module}] %{shortfunc} -> %{message}",
+        # Fabric's default format colours its output even into a file; a log's tail goes into error
+        # messages.
+        "FABRIC_LOGGING_FORMAT": "%{time:2006-01-02 15:04:05.000 MST} %{level:.4s} [%{module}] "
+        "%{shortfunc} -> %{message}",
     }
 
 
@@ -422,7 +425,7 @@ ORDERER_RESTARTS = 2
 
 
 def _wait_for_raft_leaders(layout: Layout, timeout: float) -> list[str]:
-    """Until every channel's Raft has elected its leader the orderer refuses transactions (UNAVAILABLE).
+    """Until every channel's Raft has a leader, the orderer refuses transactions (UNAVAILABLE).
 
     Returns the channels still without a leader when `timeout` ran out (none: all is well).
     """
@@ -549,7 +552,8 @@ def _ensure_chaincode(
         if _start_chaincode_server(layout, table, channel, package_id):
             started.append(_chaincode_process(channel))
             progress(
-                f"  chaincode server for {channel} listening on {HOST}:{layout.chaincode_port(channel)}"
+                f"  chaincode server for {channel} listening on "
+                f"{HOST}:{layout.chaincode_port(channel)}"
             )
     # Each definition waits for its block: the five channels go in parallel.
     with ThreadPoolExecutor(max_workers=len(CHANNELS)) as pool:
@@ -565,7 +569,7 @@ def _ensure_chaincode(
 
 
 def connection_profile(layout: Layout) -> dict[str, object]:
-    """What the gateway's Fabric connector needs: peers (Gateway endpoints), channels, chaincode names."""
+    """What the Fabric connector needs: peers (Gateway endpoints), channels, chaincode names."""
     return {
         "peers": [
             {
@@ -634,7 +638,7 @@ def network_status(data_dir: Path) -> NetworkStatus:
 
 
 def network_down(data_dir: Path) -> list[str]:
-    """Stop the processes `network_up` started (chaincode servers, peers, orderer); returns their names."""
+    """Stop what `network_up` started (chaincode servers, peers, orderer); returns their names."""
     layout = Layout.existing(Path(data_dir).expanduser().resolve())
     if not layout.root.exists():
         return []

@@ -150,7 +150,7 @@ class ProcessTable:
         port: int,
         cwd: Path | None = None,
     ) -> ProcessRecord:
-        """Start `argv` detached (own session, so it outlives this command), logging to its log file."""
+        """Start `argv` detached (own session: it outlives this command), logging to its log."""
         self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         log = self.log_dir / f"{name}.log"
@@ -182,7 +182,7 @@ class ProcessTable:
         return record
 
     def stop(self, name: str, timeout: float = 10.0) -> bool:
-        """Stop the named process if it is ours and running; True if it was. Removes the PID file."""
+        """Stop the named process if ours and running; True if it was. Removes the PID file."""
         record = self.record(name)
         if record is None:
             return False
@@ -254,16 +254,18 @@ def healthz_ok(port: int) -> bool:
 def wait_until_ready(
     record: ProcessRecord, ready: Callable[[], bool], what: str, timeout: float = 60.0
 ) -> float:
-    """Wait until `ready()` holds; raise with the log's tail if the process dies or time runs out."""
+    """Wait until `ready()` holds; raise with the log tail if the process dies or time runs out."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         if not is_running(record):
             raise ProcessError(
-                f"{what} exited during start-up; its log ({record.log}) ends:\n{log_tail(record.log)}"
+                f"{what} exited during start-up; its log ({record.log}) ends:\n"
+                f"{log_tail(record.log)}"
             )
         if ready():
             return time.monotonic() - started
         time.sleep(0.1)
     raise ProcessError(
-        f"{what} was not ready after {timeout:.0f} s; its log ({record.log}) ends:\n{log_tail(record.log)}"
+        f"{what} was not ready after {timeout:.0f} s; its log ({record.log}) ends:\n"
+        f"{log_tail(record.log)}"
     )

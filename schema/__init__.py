@@ -7,7 +7,7 @@ import asyncio
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, MaxTokensLimiter, ParserCache, ValidationCache
-from strawberry.types import Info
+from strawberry.types import ExecutionContext, Info
 
 from ..chaincode import CHANNELS, SOURCE_CHANNELS
 from ..channel_connectors.errors import ChannelError
@@ -109,8 +109,8 @@ class Mutation:
 def _expected(error: GraphQLError) -> bool:
     """Errors whose message is written for the caller; anything else is masked."""
     if not error.path:
-        # Request-level: syntax, validation, variables that do not fit their types. Written by graphql-core
-        # about the caller's own query, never about our internals.
+        # Request-level: syntax, validation, variables that do not fit their types. Written by
+        # graphql-core about the caller's own query, never about our internals.
         return True
     original = error.original_error
     return original is None or "code" in (getattr(original, "extensions", None) or {})
@@ -138,8 +138,11 @@ class _CodedErrors(MaskErrors):
 
 
 class _Schema(strawberry.Schema):
-    def process_errors(self, errors, execution_context=None):
-        # Errors written for the caller are not server faults: log only the others (with their trace).
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Errors written for the caller are not server faults: log only the others, with their
+        # trace.
         unexpected = [e for e in errors if not _expected(e)]
         if unexpected:
             super().process_errors(unexpected, execution_context)
@@ -149,11 +152,13 @@ schema = _Schema(
     query=Query,
     mutation=Mutation,
     extensions=[
-        # No depth limiter: no type here refers back to itself, so a query's depth is bounded by the
-        # schema (about 6), and strawberry's QueryDepthLimiter would re-validate every request (2 ms),
-        # defeating the validation cache. The token limit bounds a query's size (aliases included).
+        # No depth limiter: no type here refers back to itself, so a query's depth is bounded by
+        # the schema (about 6), and strawberry's QueryDepthLimiter would re-validate every request
+        # (2 ms), defeating the validation cache. The token limit bounds a query's size (aliases
+        # included).
         lambda: MaxTokensLimiter(max_token_count=20000),
-        # Parsed and validated documents are shared across requests: they hold query text only, never a credential.
+        # Parsed and validated documents are shared across requests: they hold query text only,
+        # never a credential.
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
         _CodedErrors,

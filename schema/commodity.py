@@ -1,4 +1,5 @@
-"""The `commodity` channel: material factors per tonne, spend factors per USD, the caller's purchases."""
+"""The `commodity` channel: material factors per tonne, spend factors per USD, the caller's
+purchases."""
 
 from __future__ import annotations
 

@@ -30,7 +30,8 @@ class Provenance:
     )
 
     @strawberry.field(
-        description="The block holding the transaction; costs one batched ledger lookup per channel."
+        description="The block holding the transaction; costs one batched ledger lookup per "
+        "channel."
     )
     async def block_number(self, info: Info) -> int | None:
         return await info.context.block_number(self.channel, self.tx_id)

@@ -19,7 +19,8 @@ class ElectricityActivity:
     )
     utility_id: strawberry.ID | None = strawberry.field(
         default=None,
-        description="EIA utility number: your audited invoices of it take precedence over a calculation.",
+        description="EIA utility number: your audited invoices of it take precedence over a "
+        "calculation.",
     )
     grid_region: str | None = strawberry.field(
         default=None, description="eGRID subregion acronym, e.g. CAMX."

@@ -17,7 +17,8 @@ class GridRegionType(Enum):
 
 
 @strawberry.type(
-    description="A grid's emission rate: eGRID subregion (lb/MWh, by gas) or EU country (g CO2/kWh)."
+    description="A grid's emission rate: eGRID subregion (lb/MWh, by gas) or EU country "
+    "(g CO2/kWh)."
 )
 class GridRate:
     region_type: str

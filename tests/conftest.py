@@ -101,7 +101,7 @@ def read(network: EmbeddedNetwork):
 
 @pytest.fixture(scope="session")
 def loaded_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data dir after `datachannels init`: the real factor data on the ledger (made once per run)."""
+    """A data dir after `datachannels init`: real factor data on the ledger (made once per run)."""
     data_dir = tmp_path_factory.mktemp("loaded") / "data"
     init_data_dir(data_dir)
     return data_dir
@@ -159,7 +159,7 @@ def connector_calls(client) -> dict[tuple[str, str], float]:
 
 
 def free_fabric_base_port() -> int:
-    """The first block of 25 loopback ports from 27050 on that nothing listens on (for a test network)."""
+    """The first block of 25 free loopback ports from 27050 on (for a test network)."""
     import socket
 
     def free(base: int) -> bool:

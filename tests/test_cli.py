@@ -23,6 +23,7 @@ def run(*args: str, data_dir: Path, check: bool = True) -> subprocess.CompletedP
         capture_output=True,
         text=True,
         timeout=120,
+        check=False,  # checked below, with the command's stderr in the message
     )
     if check and result.returncode != 0:
         raise AssertionError(f"{args} exited {result.returncode}: {result.stderr}")
@@ -248,6 +249,7 @@ def test_serve_says_plainly_when_its_port_is_taken(loaded_data_dir: Path):
             capture_output=True,
             text=True,
             timeout=60,
+            check=False,
         )
     assert result.returncode != 0
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
@@ -267,6 +269,7 @@ def test_a_bad_log_level_is_a_clear_error(loaded_data_dir: Path):
         text=True,
         timeout=60,
         env={**os.environ, "DATACHANNELS_LOG_LEVEL": "bogus"},
+        check=False,
     )
     assert result.returncode == 2
     assert "log level must be one of" in result.stderr and "Traceback" not in result.stderr

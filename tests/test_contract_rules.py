@@ -223,7 +223,7 @@ def test_a_record_cannot_be_superseded_twice_in_one_batch(put):
 
 
 def test_paging_follows_key_order_even_when_attributes_hold_punctuation(network, put):
-    # "Zed" sorts before "Zed-2" both as attribute lists and as composite keys; the cursor must agree.
+    # "Zed" sorts before "Zed-2" as attribute lists and as composite keys; the cursor must agree.
     put("utility", [invoice("Zed", "j1"), invoice("Zed", "j2"), invoice("Zed-2", "j1")])
     auditor = network.identities.signing_identity("auditor")
     seen, after = [], None

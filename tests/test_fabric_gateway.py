@@ -139,8 +139,14 @@ def test_a_customer_write_to_a_source_channel_is_rejected(fabric_dir):
 
 
 def test_a_published_footprint_is_committed_and_read_back_after_the_gateway_restarts(fabric_dir):
-    publish = "mutation($input: FootprintInput!) { publishFootprint(input: $input) { id txId blockNumber owner footprint { totalKgCO2e } } }"
-    read = "query($id: ID!) { publishedFootprint(id: $id) { id txId blockNumber owner footprint { totalKgCO2e } } }"
+    publish = (
+        "mutation($input: FootprintInput!) { publishFootprint(input: $input) "
+        "{ id txId blockNumber owner footprint { totalKgCO2e } } }"
+    )
+    read = (
+        "query($id: ID!) { publishedFootprint(id: $id) "
+        "{ id txId blockNumber owner footprint { totalKgCO2e } } }"
+    )
     with _app_client(fabric_dir) as first:
         published = graphql(first, publish, wallet_for(fabric_dir, "acme"), EXAMPLE["variables"])[
             "data"
@@ -158,7 +164,10 @@ def test_a_killed_peer_is_unavailable_then_recovers_without_restarting_the_gatew
 ):
     from datachannels.network.local import network_status, network_up
 
-    query = '{ utility { gridRates(regionType: EGRID_SUBREGION, region: "CAMX") { items { co2LbPerMwh } } } }'
+    query = (
+        '{ utility { gridRates(regionType: EGRID_SUBREGION, region: "CAMX") '
+        "{ items { co2LbPerMwh } } } }"
+    )
     wallet = wallet_for(fabric_dir, "acme")
     assert (
         graphql(fabric_client, query, wallet)["data"]["utility"]["gridRates"]["items"][0][

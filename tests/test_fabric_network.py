@@ -46,7 +46,7 @@ Message = chaincode_shim_pb2.ChaincodeMessage
 
 
 class FakePeer:
-    """The peer's side of the shim stream: answers state requests, ERROR for the types in `refuse`."""
+    """The peer's side of the shim stream: answers state requests, ERROR for types in `refuse`."""
 
     def __init__(self, handler: Handler, refuse: set[int], range_page: bytes = b"") -> None:
         self.handler = handler
@@ -92,7 +92,7 @@ def _run_transaction(
     sent: list[int] | None = None,
     range_page: bytes = b"",
 ) -> tuple[int, str, bytes]:
-    """Run one utility-contract transaction as the auditor against a FakePeer; (status, message, payload).
+    """Run a utility-contract transaction as the auditor on a FakePeer: (status, message, payload).
 
     `sent`, when given, receives the types of the messages the chaincode sent the peer.
     """
@@ -216,7 +216,8 @@ def test_a_finished_range_is_not_closed_again(auditor_data_dir: Path) -> None:
 
 
 def test_a_range_left_with_pages_to_come_is_closed(auditor_data_dir: Path) -> None:
-    # A page of one record with more to come on the peer: the contract stops at the limit and must close it.
+    # A page of one record with more to come on the peer: the contract stops at the limit and
+    # must close it.
     request = json.dumps({"queries": [{"kind": "grid_rate", "attributes": [], "limit": 1}]})
     second = {**CAMX, "payload": {**CAMX["payload"], "region": "ERCT"}}
     sent: list[int] = []

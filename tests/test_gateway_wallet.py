@@ -55,7 +55,9 @@ def _cases(data_dir):
                 {
                     "shipping": {
                         **good,
-                        "certificate": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+                        "certificate": (
+                            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+                        ),
                     }
                 }
             ),
@@ -68,7 +70,9 @@ def _cases(data_dir):
                 {
                     "airline": {
                         **good,
-                        "privateKey": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+                        "privateKey": (
+                            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+                        ),
                     }
                 }
             ),

@@ -175,10 +175,11 @@ _SUBMITTER = textwrap.dedent(
     auditor = network.identities.signing_identity("auditor")
     i = 0
     while True:
-        record = {"kind": "invoice", "payload": {"customer": "AcmeMSP", "invoice_id": f"K-{i}", "utility_id": 1,
-                  "grid_region": "CAMX", "period_start": "2025-01-01", "period_end": "2025-01-31",
-                  "kwh": 1.0, "kg_co2e": 0.2},
-                  "source": {"dataset": "t", "edition": "1", "file": None, "sha256": "0" * 64, "row": str(i)}}
+        payload = {"customer": "AcmeMSP", "invoice_id": f"K-{i}", "utility_id": 1,
+                   "grid_region": "CAMX", "period_start": "2025-01-01", "period_end": "2025-01-31",
+                   "kwh": 1.0, "kg_co2e": 0.2}
+        source = {"dataset": "t", "edition": "1", "file": None, "sha256": "0" * 64, "row": str(i)}
+        record = {"kind": "invoice", "payload": payload, "source": source}
         done = network.submit("utility", auditor, "put_records", [json.dumps([record])])
         print(done.tx_id, flush=True)
         i += 1

@@ -22,7 +22,8 @@ from datachannels.resolvers import engine, geo
 
 
 def _answer_from_records():
-    # The real contracts in memory, holding the real records; each need is read once, as in a request.
+    # The real contracts in memory, holding the real records; each need is read once, as in a
+    # request.
     return engine_answer(factor_channels())
 
 
@@ -90,7 +91,8 @@ def main() -> None:
     print(f"engine, {n_small} lines: median {t_small * 1000:.1f} ms over {args.repeat} runs")
     print(
         f"engine, {n_big} lines: median {t_big * 1000:.1f} ms over {args.repeat} runs "
-        f"(target 200 ms: {'met' if t_big <= 0.2 else 'NOT met'}; {t_big / t_small:.1f}× the {n_small}-line time)"
+        f"(target 200 ms: {'met' if t_big <= 0.2 else 'NOT met'}; {t_big / t_small:.1f}× the "
+        f"{n_small}-line time)"
     )
     print(
         f"peak RSS of this process: {rss_mib:.0f} MiB (includes the factor data and airport table)"

@@ -134,7 +134,9 @@ class FootprintContract(ChannelContract):
         return canonical_json({"results": results})
 
     async def query(self, ctx: Context, request: str) -> str:
-        """Ids of the footprints an organisation published: {"owner": mspId} (default: the caller's)."""
+        """Ids of the footprints an organisation published: {"owner": mspId} (default: the
+        caller's).
+        """
         who = caller(ctx)
         body = parse_json_argument("request", request)
         if not isinstance(body, dict):

@@ -121,10 +121,12 @@ class ChannelContract(Contract):
     def _iterate(
         self, ctx: Context, object_type: str, attributes: list[str], after: list[str] | None = None
     ) -> AsyncIterator[tuple[str, str]]:
-        """(state key, value text) under a partial composite key, in key order, starting after `after`'s attributes.
+        """(state key, value text) under a partial composite key, in key order, starting after
+        `after`'s attributes.
 
         A range query rather than the shim's partial-key query, so that a page starts at its cursor
-        instead of at the beginning of the kind (each record read is a round trip to the peer on Fabric).
+        instead of at the beginning of the kind (each record read is a round trip to the peer on
+        Fabric).
         Values stay text: a read hands stored records on as they are, without decoding them.
         """
         stub = ctx.get_stub()
@@ -173,7 +175,8 @@ class SourceChannelContract(ChannelContract):
                 if record["supersedes"] in corrected:
                     raise ContractError(
                         "CONFLICT",
-                        f"records[{index}]: {record['supersedes']} is superseded twice in this batch",
+                        f"records[{index}]: {record['supersedes']} is superseded twice in this "
+                        "batch",
                     )
                 corrected.add(record["supersedes"])
             prepared.append((schema, attributes, record))
@@ -217,7 +220,8 @@ class SourceChannelContract(ChannelContract):
         given = item.get("attributes")
         if given is not None and (not isinstance(given, list) or given != attributes):
             raise bad_input(
-                f"{where}attributes {given!r} do not match the ones the payload gives: {attributes!r}"
+                f"{where}attributes {given!r} do not match the ones the payload gives: "
+                f"{attributes!r}"
             )
         key = record_key(kind, attributes)
         if await self._get(ctx, kind, attributes) is not None:
@@ -262,7 +266,8 @@ class SourceChannelContract(ChannelContract):
         """Many keys and many partial-key queries in one call.
 
         request: {"keys": ["kind/attr/…", …],
-                  "queries": [{"kind", "attributes", "where", "startsWith", "matches", "limit", "after"}, …]}
+                  "queries": [{"kind", "attributes", "where", "startsWith", "matches", "limit",
+                  "after"}, …]}
         Each key gets a record or an error of its own (NOT_FOUND, ACCESS_DENIED),
         so one unreadable key does not cost the others.
         """
@@ -273,7 +278,8 @@ class SourceChannelContract(ChannelContract):
         unknown = sorted(set(body) - {"keys", "queries", "includeSuperseded"})
         if unknown:
             raise bad_input(
-                f"request has unknown field(s) {', '.join(unknown)}; allowed: keys, queries, includeSuperseded"
+                f"request has unknown field(s) {', '.join(unknown)}; allowed: keys, queries, "
+                "includeSuperseded"
             )
         keys = body.get("keys") or []
         queries = body.get("queries") or []
@@ -294,11 +300,14 @@ class SourceChannelContract(ChannelContract):
                 answers.append(
                     canonical_json({"error": {"code": refused.code, "message": refused.message}})
                 )
-        # Built by hand around the stored texts, in canonical_json's key order ("queries" < "results").
+        # Built by hand around the stored texts, in canonical_json's key order ("queries" <
+        # "results").
         return f'{{"queries":[{",".join(answers)}],"results":[{",".join(results)}]}}'
 
     async def query(self, ctx: Context, request: str) -> str:
-        """Browse one kind page by page: {"kind", "attributes", "where", "startsWith", "matches", "limit", "after"}."""
+        """Browse one kind page by page: {"kind", "attributes", "where", "startsWith", "matches",
+        "limit", "after"}.
+        """
         who = caller(ctx)
         body = parse_json_argument("request", request)
         return _page_json(
@@ -449,7 +458,8 @@ class SourceChannelContract(ChannelContract):
             and record["payload"].get("customer") != who.msp_id
         ):
             raise access_denied(
-                f"{who.msp_id} may not read {record['key']}: it is another customer's audited record"
+                f"{who.msp_id} may not read {record['key']}: it is another customer's audited "
+                "record"
             )
 
     async def _superseded(self, ctx: Context) -> dict[str, str]:

@@ -70,7 +70,9 @@ class Connector(Protocol):
 
 @dataclass(frozen=True)
 class Contract:
-    """One channel's contract, as the Fabric Gateway API names it; the caller's credential goes with each call."""
+    """One channel's contract, as the Fabric Gateway API names it; the caller's credential goes with
+    each call.
+    """
 
     connector: Connector
     channel: str
@@ -84,7 +86,9 @@ class Contract:
 
 @dataclass(frozen=True)
 class Network:
-    """A channel reached through a connector: `network(connector, "utility").contract().evaluate(...)`."""
+    """A channel reached through a connector: `network(connector,
+    "utility").contract().evaluate(...)`.
+    """
 
     connector: Connector
     channel: str

@@ -337,7 +337,8 @@ class ChannelLedger:
                 height=int(row[0]) + 1, currentBlockHash=bytes(row[1])
             ).SerializeToString()
         if parsed.function == "GetTransactionBlocks":
-            # Ours, not Fabric's: many tx ids in one call (Fabric's qscc has GetBlockByTxID, one at a time).
+            # Ours, not Fabric's: many tx ids in one call (Fabric's qscc has GetBlockByTxID, one at
+            # a time).
             tx_ids = (
                 parsed.args[1:] if parsed.args and parsed.args[0] == self.channel else parsed.args
             )
@@ -444,7 +445,8 @@ class ChannelLedger:
             (number, blocks.header_hash(block.header), block.SerializeToString()),
         )
         connection.execute(
-            "INSERT INTO transactions (tx_id, block_number, tx_index, validation_code) VALUES (?, ?, 0, ?)",
+            "INSERT INTO transactions (tx_id, block_number, tx_index, validation_code) VALUES (?, "
+            "?, 0, ?)",
             (tx.tx_id, number, code),
         )
         if code == VALID:
@@ -605,7 +607,8 @@ def _state_range(
     connection: sqlite3.Connection, start: str, end: str
 ) -> Iterator[tuple[str, bytes, Version]]:
     rows = connection.execute(
-        "SELECT key, value, block_number, tx_index FROM state WHERE key >= ? AND key < ? ORDER BY key",
+        "SELECT key, value, block_number, tx_index FROM state WHERE key >= ? AND key < ? ORDER BY "
+        "key",
         (start.encode(), end.encode()),
     )
     for key, value, block_number, tx_index in rows:
@@ -628,7 +631,8 @@ def _apply_writes(connection: sqlite3.Connection, rwset: bytes, version: Version
             connection.execute("DELETE FROM state WHERE key = ?", (write.key.encode(),))
         else:
             connection.execute(
-                "INSERT OR REPLACE INTO state (key, value, block_number, tx_index) VALUES (?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO state (key, value, block_number, tx_index) VALUES (?, ?, "
+                "?, ?)",
                 (write.key.encode(), bytes(write.value), version[0], version[1]),
             )
 

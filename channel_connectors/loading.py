@@ -49,7 +49,9 @@ async def load_records(
     progress: Progress = _quiet,
     batch_size: int = BATCH_SIZE,
 ) -> dict[str, int]:
-    """Write records as the auditor, skipping keys already on the channel; returns how many were written."""
+    """Write records as the auditor, skipping keys already on the channel; returns how many were
+    written.
+    """
     written: dict[str, int] = {}
     for channel, records in records_by_channel.items():
         contract = network(connector, channel).contract()
@@ -70,7 +72,9 @@ async def load_records(
 
 
 def load_fabric(data_dir, progress: Progress = _quiet) -> dict[str, int]:
-    """`datachannels load --connector fabric`: the same records as `init`, signed by the auditor, on Fabric."""
+    """`datachannels load --connector fabric`: the same records as `init`, signed by the auditor, on
+    Fabric.
+    """
     import asyncio
     from pathlib import Path
 

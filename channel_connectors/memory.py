@@ -1,4 +1,5 @@
-"""A channel's contract run in memory, over records handed to it: for the engine's tests and benchmark.
+"""A channel's contract run in memory, over records handed to it: for the engine's tests and
+benchmark.
 
 Not a connector: there is no ledger and no membership check, only the real
 contract code (validation on `put_records`, query semantics on `read`)

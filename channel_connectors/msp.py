@@ -193,7 +193,8 @@ def validate_member(
         raise MembershipError(f"organisation {msp_id!r} is not a member")
     if not issued_by(certificate, organisation.ca_certificate):
         raise MembershipError(
-            f"certificate {certificate_fingerprint(certificate)[:19]}… was not issued by {msp_id}'s CA"
+            f"certificate {certificate_fingerprint(certificate)[:19]}… was not issued by "
+            f"{msp_id}'s CA"
         )
     at = at or dt.datetime.now(dt.UTC)
     if not certificate.not_valid_before_utc <= at <= certificate.not_valid_after_utc:

@@ -69,7 +69,8 @@ def build_proposal(
     )
     spec = chaincode_pb2.ChaincodeInvocationSpec(
         chaincode_spec=chaincode_pb2.ChaincodeSpec(
-            type=chaincode_pb2.ChaincodeSpec.Type.GOLANG,  # what Fabric clients send for any language
+            # what Fabric clients send for any language
+            type=chaincode_pb2.ChaincodeSpec.Type.GOLANG,
             chaincode_id=chaincode_pb2.ChaincodeID(name=chaincode),
             input=chaincode_pb2.ChaincodeInput(args=[a.encode() for a in (function, *args)]),
         )

@@ -401,13 +401,15 @@ def audited_line(channel: str, record: dict[str, Any]) -> Line:
     scope, category = _AUDITED_SCOPE[record["kind"]]
     descriptions = {
         "invoice": lambda: (
-            f"utility invoice {p['invoice_id']}: {_n(p['kwh'])} kWh, {p['period_start']} to {p['period_end']}, grid {p['grid_region']}"
+            f"utility invoice {p['invoice_id']}: {_n(p['kwh'])} kWh, {p['period_start']} to "
+            f"{p['period_end']}, grid {p['grid_region']}"
         ),
         "shipment": lambda: (
             f"shipment {p['shipment_id']}: {_n(p['tonnes'])} t × {_n(p['km'])} km by {p['mode']}"
         ),
         "ticket": lambda: (
-            f"ticket {p['ticket_id']}: {p['passengers']} × {p['origin']}→{p['destination']} {p['cabin_class']}"
+            f"ticket {p['ticket_id']}: {p['passengers']} × {p['origin']}→{p['destination']} "
+            f"{p['cabin_class']}"
         ),
         "purchase": lambda: (
             f"purchase {p['purchase_id']}: "
@@ -443,7 +445,8 @@ def _positive(value: float | None, path: str, *, allow_zero: bool = True) -> flo
     ):
         raise EngineError(
             path,
-            f"must be a {'non-negative' if allow_zero else 'positive'} finite number, got {value!r}",
+            f"must be a {'non-negative' if allow_zero else 'positive'} finite number, got "
+            f"{value!r}",
         )
     return float(value)
 
@@ -496,7 +499,8 @@ def _electricity(
     else:
         raise EngineError(
             path,
-            "needs gridRegion (an eGRID subregion such as CAMX) or country (an EU country such as DE)",
+            "needs gridRegion (an eGRID subregion such as CAMX) or country (an EU country such as "
+            "DE)",
         )
     rates = answer("utility", _query("grid_rate", [region_type, region]))
     if not rates:
@@ -594,7 +598,9 @@ def electricity_line(kwh: float, rate: dict[str, Any], include_losses: bool = Fa
 
 
 def haul_band(origin: dict[str, Any], destination: dict[str, Any], km: float) -> str:
-    """DESNZ haul bands: domestic (UK–UK), short/long-haul to or from the UK (≤/> 3,700 km), international."""
+    """DESNZ haul bands: domestic (UK–UK), short/long-haul to or from the UK (≤/> 3,700 km),
+    international.
+    """
     in_uk = (origin["country"] in UK_TERRITORIES, destination["country"] in UK_TERRITORIES)
     if all(in_uk):
         return "domestic"
@@ -642,7 +648,8 @@ def _freight(i: int, f: FreightActivity, answer: Answer, memo: _Memo) -> Line:
                 raise EngineError(
                     f"{path}.vehicle",
                     "air freight given by km needs a vehicle (the DESNZ haul band, "
-                    f"one of: {', '.join(_AIR_FREIGHT_VEHICLE.values())}), or origin and destination airports",
+                    f"one of: {', '.join(_AIR_FREIGHT_VEHICLE.values())}), or origin and "
+                    "destination airports",
                 )
             vehicle = _AIR_FREIGHT_VEHICLE[haul_band(places[0], places[1], km)]
         else:
@@ -763,7 +770,8 @@ def _pick_freight_factor(
         ]
     chosen = matching
     if f.vehicle_class:
-        # Comma-separated parts, each naming the row's load, variant or category ("refrigerated, 50% Laden").
+        # Comma-separated parts, each naming the row's load, variant or category ("refrigerated, 50%
+        # Laden").
         # A whole class may hold commas itself ("10,000–59,999 dwt"), so it is tried first.
         whole = [r for r in matching if _class_part_matches(_norm(f.vehicle_class), r["payload"])]
         parts = [_norm(part) for part in f.vehicle_class.split(",") if part.strip()]
@@ -861,7 +869,8 @@ def _flight(i: int, fl: FlightActivity, answer: Answer, memo: _Memo) -> Line:
         kg_co2e=kg,
         channel="airline",
         activity=f"{fl.passengers} passenger{'s' if fl.passengers != 1 else ''} {a['iata']}→{b['iata']} "
-        f"{_n(round(km, 2))} km (great circle), {haul.replace('_', '-')} {fl.cabin_class.replace('_', ' ')}"
+        f"{_n(round(km, 2))} km (great circle), {haul.replace('_', '-')} "
+        f"{fl.cabin_class.replace('_', ' ')}"
         f"{' (DESNZ ' + applied + ' factor)' if applied != fl.cabin_class else ''}, {rf}",
         basis=CALCULATED,
         scope=3,
@@ -921,7 +930,8 @@ def _purchase(i: int, pu: PurchaseActivity, answer: Answer, memo: _Memo) -> Line
         if pu.tonnes is None or pu.amount_usd is not None:
             raise EngineError(
                 path,
-                "a purchase by commodity needs tonnes (and no amountUsd): DESNZ material factors are per tonne",
+                "a purchase by commodity needs tonnes (and no amountUsd): DESNZ material factors "
+                "are per tonne",
             )
         tonnes = _positive(pu.tonnes, f"{path}.tonnes")
         wanted, production = _norm(pu.commodity), _norm(pu.production or DEFAULT_PRODUCTION)
@@ -957,7 +967,8 @@ def _purchase(i: int, pu: PurchaseActivity, answer: Answer, memo: _Memo) -> Line
             offered = sorted(r["payload"]["production"] for r in same)
             raise EngineError(
                 f"{path}.production",
-                f"{same[0]['payload']['material']} has no {pu.production or DEFAULT_PRODUCTION!r} factor; "
+                f"{same[0]['payload']['material']} has no {pu.production or DEFAULT_PRODUCTION!r} "
+                "factor; "
                 f"it has: {', '.join(offered)}",
             )
         p = record["payload"]

@@ -34,7 +34,8 @@ def _airports() -> dict[str, dict[str, Any]]:
 def _ports() -> dict[str, tuple[float, float]]:
     from searoute.data.ports_dict import node_list
 
-    # A few codes stand twice in searoute's list: the terminal entry (t = 1) wins, else the first one.
+    # A few codes stand twice in searoute's list: the terminal entry (t = 1) wins, else the first
+    # one.
     ports: dict[str, tuple[float, float]] = {}
     terminal: set[str] = set()
     for props in node_list.values():

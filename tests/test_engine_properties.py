@@ -1,4 +1,6 @@
-"""The engine is pure: these tests feed it what the real contracts, run in memory over the real records, answer."""
+"""The engine is pure: these tests feed it what the real contracts, run in memory over the real
+records, answer.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ from hypothesis import strategies as st
 
 @lru_cache(maxsize=1)
 def _channels():
-    """The real contracts, in memory, holding the real factor records (they validate every one on the way in)."""
+    """The real contracts, in memory, holding the real factor records (they validate every one on
+    the way in).
+    """
     return factor_channels()
 
 

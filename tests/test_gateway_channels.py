@@ -1,4 +1,6 @@
-"""Each channel is read as the caller: the channel decides, and a failing channel costs only its fields."""
+"""Each channel is read as the caller: the channel decides, and a failing channel costs only its
+fields.
+"""
 
 from __future__ import annotations
 
@@ -66,7 +68,8 @@ def test_a_customer_sees_only_its_own_audited_records(client, data_dir):
 
 
 def test_acme_cannot_use_globex_audited_invoices_in_a_footprint(client, data_dir):
-    # Globex's utility 1015 invoices exist, but the channel does not show them to acme: no audited line,
+    # Globex's utility 1015 invoices exist, but the channel does not show them to acme: no audited
+    # line,
     # and without a grid region there is nothing to calculate from.
     query = "query($i: FootprintInput!) { footprint(input: $i) { lines { basis activity } } }"
     answer = graphql(
@@ -240,7 +243,9 @@ def test_an_oversized_query_is_refused(client, data_dir):
 
 
 def test_your_own_records_means_your_organisations_even_for_the_auditor(client, data_dir):
-    """The auditor may read every customer's records on the channel, but "your own" pulls none of them in."""
+    """The auditor may read every customer's records on the channel, but "your own" pulls none of
+    them in.
+    """
     auditor = wallet_for(data_dir, "auditor")
     query = "query($i: FootprintInput!) { footprint(input: $i) { totalKgCO2e lines { activity } } }"
     answer = graphql(client, query, auditor, {"i": {"fromChannels": True}})

@@ -23,7 +23,8 @@ QUERY = """query($i: FootprintInput!) { footprint(input: $i) {
 
 # (activity input, expected kg CO2e, scope, category, source row): the expected values by hand.
 ELECTRICITY = [
-    # EPA Hub 2025, sheet "Emission Factors Hub", Table 6 row 342 (CAMX): CO2 436.655, CH4 0.025, N2O 0.003 lb/MWh; AR5 GWPs 28, 265.
+    # EPA Hub 2025, sheet "Emission Factors Hub", Table 6 row 342 (CAMX): CO2 436.655, CH4 0.025,
+    # N2O 0.003 lb/MWh; AR5 GWPs 28, 265.
     (
         {"kwh": 1000, "gridRegion": "CAMX"},
         1000 * (436.655 + 28 * 0.025 + 265 * 0.003) * LB / 1000,
@@ -53,7 +54,8 @@ ELECTRICITY = [
     ({"kwh": 500, "country": "DE"}, 500 * 338 / 1000, 2, None, "Germany 2019"),
 ]
 FREIGHT = [
-    # DESNZ 2023 flat file, "Factors by Category", 27_320_3235_14_1 container ship 0.01611856979865772 (TTW)
+    # DESNZ 2023 flat file, "Factors by Category", 27_320_3235_14_1 container ship
+    # 0.01611856979865772 (TTW)
     # and 28_916_3235_14_1 WTT 0.0036545727968278255 per tonne.km: 5 t × 5,000 km, WTW.
     (
         {"mode": "SEA", "tonnes": 5, "km": 5000, "vehicle": "Container Ship"},
@@ -62,7 +64,8 @@ FREIGHT = [
         4,
         "27_320_3235_14_1",
     ),
-    # 27_304_3140_14_1 All HGVs average laden 0.09695746711409396, WTT 28_907_3140_14_1 0.02346: 20 t × 300 km.
+    # 27_304_3140_14_1 All HGVs average laden 0.09695746711409396, WTT 28_907_3140_14_1 0.02346: 20
+    # t × 300 km.
     (
         {"mode": "ROAD", "tonnes": 20, "km": 300},
         6000 * (0.09695746711409396 + 0.02346),
@@ -78,7 +81,8 @@ FREIGHT = [
         4,
         "27_315_3151_14_1",
     ),
-    # The same train in US units: 1 short ton × 100 miles, WTW (WTT 28_911_3151_14_1 0.006911679946862659).
+    # The same train in US units: 1 short ton × 100 miles, WTW (WTT 28_911_3151_14_1
+    # 0.006911679946862659).
     (
         {"mode": "RAIL", "shortTons": 1, "miles": 100},
         SHORT_TON * 100 * MILE * (0.027788071140939598 + 0.006911679946862659),
@@ -88,8 +92,10 @@ FREIGHT = [
     ),
 ]
 FLIGHTS = [
-    # 21_316_3170_11_1 long-haul economy with RF 0.20010828053691276 per passenger.km; LHR→JFK 5,539.63 km
-    # (airportsdata coordinates, haversine R = 6371.0088 km; shared SOURCES.md check value 1,108.53 kg).
+    # 21_316_3170_11_1 long-haul economy with RF 0.20010828053691276 per passenger.km; LHR→JFK
+    # 5,539.63 km
+    # (airportsdata coordinates, haversine R = 6371.0088 km; shared SOURCES.md check value 1,108.53
+    # kg).
     (
         {"origin": "LHR", "destination": "JFK", "cabinClass": "ECONOMY"},
         5539.63 * 0.20010828053691276,
@@ -105,7 +111,8 @@ FLIGHTS = [
         6,
         "21_316_3171_11_1",
     ),
-    # 21_316_3166_11_1 short-haul business with RF 0.274302877852349; LHR→CDG 347.17 km, 2 passengers.
+    # 21_316_3166_11_1 short-haul business with RF 0.274302877852349; LHR→CDG 347.17 km, 2
+    # passengers.
     (
         {"origin": "LHR", "destination": "CDG", "cabinClass": "BUSINESS", "passengers": 2},
         2 * 347.17 * 0.274302877852349,
@@ -113,7 +120,8 @@ FLIGHTS = [
         6,
         "21_316_3166_11_1",
     ),
-    # 21_316_3184_11_1 international (non-UK) business with RF 0.3904432053691275; SFO→NRT 8,227.54 km.
+    # 21_316_3184_11_1 international (non-UK) business with RF 0.3904432053691275; SFO→NRT 8,227.54
+    # km.
     (
         {"origin": "SFO", "destination": "NRT", "cabinClass": "BUSINESS"},
         8227.54 * 0.3904432053691275,
@@ -123,13 +131,15 @@ FLIGHTS = [
     ),
 ]
 PURCHASES = [
-    # EPA Supply Chain GHG Emission Factors v1.3.0, NAICS 331110, with margins 0.787 kg CO2e/2022 USD.
+    # EPA Supply Chain GHG Emission Factors v1.3.0, NAICS 331110, with margins 0.787 kg CO2e/2022
+    # USD.
     ({"naics": "331110", "amountUsd": 1000}, 787.0, 3, 1, "331110"),
     # NAICS 484121, with margins 0.595.
     ({"naics": "484121", "amountUsd": 40000}, 40000 * 0.595, 3, 1, "484121"),
     # NAICS 211130, with margins 0.405.
     ({"naics": "211130", "amountUsd": 1000}, 405.0, 3, 1, "211130"),
-    # DESNZ 2023, Material use, 19_505_5140_15_1 Plastics: PET (incl. forming), primary: 4018.4834060710423 kg/t.
+    # DESNZ 2023, Material use, 19_505_5140_15_1 Plastics: PET (incl. forming), primary:
+    # 4018.4834060710423 kg/t.
     (
         {"commodity": "Plastics: PET (incl. forming)", "tonnes": 12},
         12 * 4018.4834060710423,
@@ -137,7 +147,8 @@ PURCHASES = [
         1,
         "19_505_5140_15_1",
     ),
-    # 19_504_5104_15_1 Metal: aluminium cans and foil (excl. forming), primary: 9108.727308510066 kg/t.
+    # 19_504_5104_15_1 Metal: aluminium cans and foil (excl. forming), primary: 9108.727308510066
+    # kg/t.
     (
         {"commodity": "metal: aluminium cans and foil (excl. forming)", "tonnes": 3},
         3 * 9108.727308510066,
@@ -221,7 +232,8 @@ def test_grid_losses_are_a_separate_scope_3_category_3_line(client, data_dir):
         scope2["scope"],
         scope2["category"],
     ) == (2, None)
-    # Table 6 row 342 grid gross loss 0.041: kWh lost = 1000 × 0.041 / 0.959 = 42.753 kWh → 8.497 kg.
+    # Table 6 row 342 grid gross loss 0.041: kWh lost = 1000 × 0.041 / 0.959 = 42.753 kWh → 8.497
+    # kg.
     assert losses["kgCO2e"] == pytest.approx(1000 * 0.041 / 0.959 * rate * LB / 1000, rel=REL)
     assert (losses["scope"], losses["category"]) == (3, 3)
 

@@ -15,6 +15,7 @@ import io
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tarfile
 import time
@@ -440,6 +441,30 @@ def test_an_outsider_is_refused_by_the_channel(fabric_network: FabricNetwork) ->
 
     assert code != 0
     assert "access denied" in output
+
+
+@pytest.mark.fabric
+def test_the_chaincode_command_reaches_fabric_with_the_same_identities(
+    fabric_network: FabricNetwork,
+) -> None:
+    request = json.dumps({"keys": ["grid_rate/egrid_subregion/CAMX/2023"]})
+
+    def chaincode(user: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "datachannels.gateway.cli", "chaincode", "query",
+             "--connector", "fabric", "--data-dir", str(fabric_network.data_dir),
+             "--channel", "utility", "--as", user, "read", request],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    acme = chaincode("acme")
+    assert acme.returncode == 0, acme.stderr
+    (result,) = json.loads(acme.stdout)["results"]
+    assert result["key"] == "grid_rate/egrid_subregion/CAMX/2023"
+    assert "on the fabric connector" in acme.stderr
+    outsider = chaincode("outsider")
+    assert outsider.returncode == 1
+    assert "ACCESS_DENIED" in outsider.stderr and "Traceback" not in outsider.stderr
 
 
 @pytest.mark.fabric

@@ -10,7 +10,10 @@ from __future__ import annotations
 import difflib
 import math
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airportsdata import Airport
 
 MEAN_EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius R1
 
@@ -24,7 +27,7 @@ class PlaceError(ValueError):
 
 
 @lru_cache(maxsize=1)
-def _airports() -> dict[str, dict[str, Any]]:
+def _airports() -> dict[str, Airport]:
     import airportsdata
 
     return airportsdata.load("IATA")
@@ -34,8 +37,8 @@ def _airports() -> dict[str, dict[str, Any]]:
 def _ports() -> dict[str, tuple[float, float]]:
     from searoute.data.ports_dict import node_list
 
-    # A few codes stand twice in searoute's list: the terminal entry (t = 1) wins, else the first
-    # one.
+    # A few codes stand twice in searoute's list: the terminal entry (t = 1) wins, else the
+    # first one.
     ports: dict[str, tuple[float, float]] = {}
     terminal: set[str] = set()
     for props in node_list.values():
@@ -49,12 +52,12 @@ def _ports() -> dict[str, tuple[float, float]]:
     return ports
 
 
-def find_airport(code: str) -> dict[str, Any] | None:
+def find_airport(code: str) -> Airport | None:
     """The airport of an IATA code, or None; cheap, unlike airport()'s close matches for a miss."""
     return _airports().get(code.strip().upper())
 
 
-def airport(code: str) -> dict[str, Any]:
+def airport(code: str) -> Airport:
     found = find_airport(code)
     if found is None:
         code = code.strip().upper()

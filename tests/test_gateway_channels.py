@@ -326,7 +326,7 @@ def test_the_engine_derives_keys_and_compares_names_as_the_contracts_do():
     # built with a copy that drifted would miss and fall back to the wide one.
     from datachannels.chaincode.records import fold_text
     from datachannels.chaincode.validation import slug
-    from datachannels.resolvers import engine
+    from datachannels.resolvers.engine import records as engine
 
     for text in (
         "Plastics: PET (incl. forming)",

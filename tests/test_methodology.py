@@ -55,8 +55,8 @@ ELECTRICITY = [
 ]
 FREIGHT = [
     # DESNZ 2023 flat file, "Factors by Category", 27_320_3235_14_1 container ship
-    # 0.01611856979865772 (TTW)
-    # and 28_916_3235_14_1 WTT 0.0036545727968278255 per tonne.km: 5 t × 5,000 km, WTW.
+    # 0.01611856979865772 (TTW) and 28_916_3235_14_1 WTT 0.0036545727968278255 per tonne.km:
+    # 5 t × 5,000 km, WTW.
     (
         {"mode": "SEA", "tonnes": 5, "km": 5000, "vehicle": "Container Ship"},
         25000 * (0.01611856979865772 + 0.0036545727968278255),
@@ -64,8 +64,8 @@ FREIGHT = [
         4,
         "27_320_3235_14_1",
     ),
-    # 27_304_3140_14_1 All HGVs average laden 0.09695746711409396, WTT 28_907_3140_14_1 0.02346: 20
-    # t × 300 km.
+    # 27_304_3140_14_1 All HGVs average laden 0.09695746711409396, WTT 28_907_3140_14_1 0.02346:
+    # 20 t × 300 km.
     (
         {"mode": "ROAD", "tonnes": 20, "km": 300},
         6000 * (0.09695746711409396 + 0.02346),
@@ -92,10 +92,9 @@ FREIGHT = [
     ),
 ]
 FLIGHTS = [
-    # 21_316_3170_11_1 long-haul economy with RF 0.20010828053691276 per passenger.km; LHR→JFK
-    # 5,539.63 km
-    # (airportsdata coordinates, haversine R = 6371.0088 km; shared SOURCES.md check value 1,108.53
-    # kg).
+    # 21_316_3170_11_1 long-haul economy with RF 0.20010828053691276 per passenger.km;
+    # LHR→JFK 5,539.63 km (airportsdata coordinates, haversine R = 6371.0088 km; shared
+    # SOURCES.md check value 1,108.53 kg).
     (
         {"origin": "LHR", "destination": "JFK", "cabinClass": "ECONOMY"},
         5539.63 * 0.20010828053691276,
@@ -111,8 +110,8 @@ FLIGHTS = [
         6,
         "21_316_3171_11_1",
     ),
-    # 21_316_3166_11_1 short-haul business with RF 0.274302877852349; LHR→CDG 347.17 km, 2
-    # passengers.
+    # 21_316_3166_11_1 short-haul business with RF 0.274302877852349; LHR→CDG 347.17 km,
+    # 2 passengers.
     (
         {"origin": "LHR", "destination": "CDG", "cabinClass": "BUSINESS", "passengers": 2},
         2 * 347.17 * 0.274302877852349,
@@ -120,8 +119,8 @@ FLIGHTS = [
         6,
         "21_316_3166_11_1",
     ),
-    # 21_316_3184_11_1 international (non-UK) business with RF 0.3904432053691275; SFO→NRT 8,227.54
-    # km.
+    # 21_316_3184_11_1 international (non-UK) business with RF 0.3904432053691275;
+    # SFO→NRT 8,227.54 km.
     (
         {"origin": "SFO", "destination": "NRT", "cabinClass": "BUSINESS"},
         8227.54 * 0.3904432053691275,
@@ -131,8 +130,8 @@ FLIGHTS = [
     ),
 ]
 PURCHASES = [
-    # EPA Supply Chain GHG Emission Factors v1.3.0, NAICS 331110, with margins 0.787 kg CO2e/2022
-    # USD.
+    # EPA Supply Chain GHG Emission Factors v1.3.0, NAICS 331110, with margins
+    # 0.787 kg CO2e/2022 USD.
     ({"naics": "331110", "amountUsd": 1000}, 787.0, 3, 1, "331110"),
     # NAICS 484121, with margins 0.595.
     ({"naics": "484121", "amountUsd": 40000}, 40000 * 0.595, 3, 1, "484121"),
@@ -147,8 +146,8 @@ PURCHASES = [
         1,
         "19_505_5140_15_1",
     ),
-    # 19_504_5104_15_1 Metal: aluminium cans and foil (excl. forming), primary: 9108.727308510066
-    # kg/t.
+    # 19_504_5104_15_1 Metal: aluminium cans and foil (excl. forming), primary:
+    # 9108.727308510066 kg/t.
     (
         {"commodity": "metal: aluminium cans and foil (excl. forming)", "tonnes": 3},
         3 * 9108.727308510066,
@@ -232,8 +231,8 @@ def test_grid_losses_are_a_separate_scope_3_category_3_line(client, data_dir):
         scope2["scope"],
         scope2["category"],
     ) == (2, None)
-    # Table 6 row 342 grid gross loss 0.041: kWh lost = 1000 × 0.041 / 0.959 = 42.753 kWh → 8.497
-    # kg.
+    # Table 6 row 342 grid gross loss 0.041:
+    # kWh lost = 1000 × 0.041 / 0.959 = 42.753 kWh → 8.497 kg.
     assert losses["kgCO2e"] == pytest.approx(1000 * 0.041 / 0.959 * rate * LB / 1000, rel=REL)
     assert (losses["scope"], losses["category"]) == (3, 3)
 
@@ -284,8 +283,8 @@ def test_unknown_names_are_refused_with_close_matches(client, data_dir):
 
 
 def test_footprints_chain_from_supplier_to_customer(client, data_dir):
-    publish = """mutation($i: FootprintInput!) { publishFootprint(input: $i) { id txId blockNumber owner inputsHash
-                 footprint { totalKgCO2e } } }"""
+    publish = """mutation($i: FootprintInput!) { publishFootprint(input: $i) {
+                 id txId blockNumber owner inputsHash footprint { totalKgCO2e } } }"""
     supplier = graphql(
         client,
         publish,
@@ -302,8 +301,10 @@ def test_footprints_chain_from_supplier_to_customer(client, data_dir):
     acme_total = published["footprint"]["totalKgCO2e"]
     assert acme_total == pytest.approx(198.741 + 787.0, rel=REL)
 
-    query = """query($i: FootprintInput!) { footprint(input: $i) { totalKgCO2e lines { kgCO2e channel basis scope category activity
-               factor { value provenance { recordKey txId } } source { channel recordKey txId blockNumber } } } }"""
+    query = """query($i: FootprintInput!) { footprint(input: $i) { totalKgCO2e lines {
+               kgCO2e channel basis scope category activity
+               factor { value provenance { recordKey txId } }
+               source { channel recordKey txId blockNumber } } } }"""
     customer = graphql(
         client,
         query,
@@ -333,7 +334,10 @@ def test_footprints_chain_from_supplier_to_customer(client, data_dir):
 
 def test_recomputing_a_published_footprint_reproduces_its_inputs_hash(client, data_dir):
     variables = {"i": {"electricity": [{"kwh": 1000, "gridRegion": "CAMX"}]}}
-    publish = "mutation($i: FootprintInput!) { publishFootprint(input: $i) { id inputsHash footprint { totalKgCO2e } } }"
+    publish = (
+        "mutation($i: FootprintInput!) { publishFootprint(input: $i) "
+        "{ id inputsHash footprint { totalKgCO2e } } }"
+    )
     first = graphql(client, publish, wallet_for(data_dir, "acme"), variables)["data"][
         "publishFootprint"
     ]

@@ -25,7 +25,7 @@ def _quiet(_: str) -> None:
 
 def source_records() -> dict[str, list[dict[str, Any]]]:
     """The real factor records and the demo audited records, as `put_records` takes them."""
-    from ..data.loader import demo_audited_records, load_factor_records
+    from ..data import demo_audited_records, load_factor_records
 
     records: dict[str, list[dict[str, Any]]] = {channel: [] for channel in SOURCE_CHANNELS}
     for source in (load_factor_records(), demo_audited_records()):

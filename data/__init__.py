@@ -1,7 +1,9 @@
-"""Real, openly licensed emissions-factor data and its loader (see SOURCES.md)."""
+"""Real, openly licensed emissions-factor data and its readers (see SOURCES.md)."""
 
 from __future__ import annotations
 
-from .loader import SourceRecord, demo_audited_records, load_factor_records
+from .demo import demo_audited_records
+from .loader import load_factor_records
+from .records import SourceRecord
 
 __all__ = ["SourceRecord", "demo_audited_records", "load_factor_records"]

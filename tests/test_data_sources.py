@@ -15,17 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
-from datachannels.data.loader import (
-    CHANNELS,
-    DATA_DIR,
-    LB_TO_KG,
-    SOURCE_FILES,
-    SourceRecord,
-    canonical_json,
-    demo_audited_records,
-    load_factor_records,
-    slug,
-)
+from datachannels.data.demo import LB_TO_KG, demo_audited_records
+from datachannels.data.loader import SOURCE_FILES, load_factor_records
+from datachannels.data.records import CHANNELS, DATA_DIR, SourceRecord, canonical_json, slug
 
 # sha256 of each file as published (byte-for-byte copies).
 EXPECTED_SHA256 = {

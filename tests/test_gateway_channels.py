@@ -9,8 +9,10 @@ import json
 from tests.conftest import connector_calls, graphql, wallet_for
 
 BROWSE = """{
-  utility { gridRates(regionType: EGRID_SUBREGION, region: "CAMX") { items { region co2LbPerMwh provenance { txId sourceRow } } } }
-  shipping { freightFactors(mode: SEA, vehicle: "Container ship") { items { vehicle load ttwKgCO2e } } }
+  utility { gridRates(regionType: EGRID_SUBREGION, region: "CAMX") {
+    items { region co2LbPerMwh provenance { txId sourceRow } } } }
+  shipping { freightFactors(mode: SEA, vehicle: "Container ship") {
+    items { vehicle load ttwKgCO2e } } }
   airline { flightFactors(haul: LONG_HAUL) { items { cabinClass kgCO2e } } }
   commodity { spendFactors(naics: "331110") { items { title kgCO2ePerUsd } } }
 }"""
@@ -55,7 +57,10 @@ def test_a_wallet_without_one_channel_gets_missing_credentials_there_and_data_el
 
 
 def test_a_customer_sees_only_its_own_audited_records(client, data_dir):
-    query = "{ utility { invoices { items { invoiceId } } } airline { tickets { items { ticketId } } } }"
+    query = (
+        "{ utility { invoices { items { invoiceId } } } "
+        "airline { tickets { items { ticketId } } } }"
+    )
     acme = graphql(client, query, wallet_for(data_dir, "acme"))["data"]
     globex = graphql(client, query, wallet_for(data_dir, "globex"))["data"]
     acme_ids = {i["invoiceId"] for i in acme["utility"]["invoices"]["items"]}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 from .records import SourceChannelContract
 from .validation import IATA, IDENTIFIER, MSP_ID, RECORD_KEY, Field, RecordSchema, number, text
 
@@ -47,4 +50,4 @@ TICKET = RecordSchema(
 
 class AirlineContract(SourceChannelContract):
     Name = "airline"
-    schemas = {s.kind: s for s in (FLIGHT_FACTOR, TICKET)}
+    schemas: ClassVar[Mapping[str, RecordSchema]] = {s.kind: s for s in (FLIGHT_FACTOR, TICKET)}

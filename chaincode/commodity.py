@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 from .records import SourceChannelContract
 from .validation import (
     IDENTIFIER,
@@ -69,4 +72,6 @@ PURCHASE = RecordSchema(
 
 class CommodityContract(SourceChannelContract):
     Name = "commodity"
-    schemas = {s.kind: s for s in (MATERIAL_FACTOR, SPEND_FACTOR, PURCHASE)}
+    schemas: ClassVar[Mapping[str, RecordSchema]] = {
+        s.kind: s for s in (MATERIAL_FACTOR, SPEND_FACTOR, PURCHASE)
+    }

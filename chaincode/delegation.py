@@ -137,7 +137,7 @@ def sign_delegation(
         claims["publishes"] = publishes
     der = certificate.public_bytes(serialization.Encoding.DER)
     header = {"alg": "ES256", "typ": TOKEN_TYPE, "x5c": [base64.b64encode(der).decode()]}
-    key = ECKey.import_key(private_key)  # type: ignore[arg-type]  # joserfc accepts the key
+    key = ECKey.import_key(private_key)
     return jwt.encode(header, claims, key, algorithms=["ES256"], registry=_REGISTRY)
 
 
@@ -254,7 +254,7 @@ def _verified_claims(token: str, certificate: x509.Certificate) -> dict[str, Any
     ):
         raise _invalid("is signed with a key that is not ECDSA P-256")
     try:
-        key = ECKey.import_key(public_key)  # type: ignore[arg-type]  # joserfc accepts the key
+        key = ECKey.import_key(public_key)
         decoded = jwt.decode(token, key, algorithms=["ES256"], registry=_REGISTRY)
     except (JoseError, ValueError, TypeError, json.JSONDecodeError):
         raise _invalid("has a signature that does not verify") from None

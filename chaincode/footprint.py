@@ -134,9 +134,7 @@ class FootprintContract(ChannelContract):
         return canonical_json({"results": results})
 
     async def query(self, ctx: Context, request: str) -> str:
-        """Ids of the footprints an organisation published: {"owner": mspId} (default: the
-        caller's).
-        """
+        """Ids of the footprints {"owner": mspId} published; without an owner, the caller's."""
         who = caller(ctx)
         body = parse_json_argument("request", request)
         if not isinstance(body, dict):

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -120,14 +120,13 @@ class ChannelContract(Contract):
 
     def _iterate(
         self, ctx: Context, object_type: str, attributes: list[str], after: list[str] | None = None
-    ) -> AsyncIterator[tuple[str, str]]:
-        """(state key, value text) under a partial composite key, in key order, starting after
-        `after`'s attributes.
+    ) -> AsyncGenerator[tuple[str, str], None]:
+        """(state key, value text) under a partial composite key, in key order, after `after`.
 
         A range query rather than the shim's partial-key query, so that a page starts at its cursor
-        instead of at the beginning of the kind (each record read is a round trip to the peer on
-        Fabric).
-        Values stay text: a read hands stored records on as they are, without decoding them.
+        (the attributes of `after`) instead of at the beginning of the kind: each record read is a
+        round trip to the peer on Fabric. Values stay text: a read hands stored records on as they
+        are, without decoding them.
         """
         stub = ctx.get_stub()
         prefix = stub.create_composite_key(object_type, attributes)
@@ -141,7 +140,7 @@ class ChannelContract(Contract):
 class SourceChannelContract(ChannelContract):
     """Base of the utility, shipping, airline and commodity contracts."""
 
-    schemas: ClassVar[dict[str, RecordSchema]] = {}
+    schemas: ClassVar[Mapping[str, RecordSchema]] = {}
 
     # ----------------------------------------------------------------- writes
 
@@ -199,13 +198,8 @@ class SourceChannelContract(ChannelContract):
         unknown = sorted(set(item) - {"kind", "attributes", "payload", "source", "supersedes"})
         if unknown:
             raise bad_input(f"{where}unknown field(s) {', '.join(unknown)}")
-        kind = item.get("kind")
-        schema = self.schemas.get(kind) if isinstance(kind, str) else None
-        if schema is None:
-            raise bad_input(
-                f"{where}kind {kind!r} is not a record kind of this channel; "
-                f"allowed: {', '.join(sorted(self.schemas))}"
-            )
+        schema = self._schema_of(item.get("kind"), where)
+        kind = schema.kind
         payload = validate(schema, item.get("payload"), where)
         source = validate(SOURCE_SCHEMA, item.get("source"), where)
         attributes = list(schema.key(payload))
@@ -266,8 +260,8 @@ class SourceChannelContract(ChannelContract):
         """Many keys and many partial-key queries in one call.
 
         request: {"keys": ["kind/attr/…", …],
-                  "queries": [{"kind", "attributes", "where", "startsWith", "matches", "limit",
-                  "after"}, …]}
+                  "queries": [{"kind", "attributes", "where", "startsWith", "matches",
+                               "limit", "after"}, …]}
         Each key gets a record or an error of its own (NOT_FOUND, ACCESS_DENIED),
         so one unreadable key does not cost the others.
         """
@@ -300,14 +294,11 @@ class SourceChannelContract(ChannelContract):
                 answers.append(
                     canonical_json({"error": {"code": refused.code, "message": refused.message}})
                 )
-        # Built by hand around the stored texts, in canonical_json's key order ("queries" <
-        # "results").
+        # By hand around the stored texts, keys in canonical_json's order ("queries" < "results").
         return f'{{"queries":[{",".join(answers)}],"results":[{",".join(results)}]}}'
 
     async def query(self, ctx: Context, request: str) -> str:
-        """Browse one kind page by page: {"kind", "attributes", "where", "startsWith", "matches",
-        "limit", "after"}.
-        """
+        """Browse one kind page by page: one query as `read` takes them, 100 records by default."""
         who = caller(ctx)
         body = parse_json_argument("request", request)
         return _page_json(
@@ -328,7 +319,8 @@ class SourceChannelContract(ChannelContract):
         unknown = sorted(set(query) - set(QUERY_FIELDS))
         if unknown:
             raise bad_input(
-                f"query has unknown field(s) {', '.join(unknown)}; allowed: {', '.join(QUERY_FIELDS)}"
+                f"query has unknown field(s) {', '.join(unknown)}; "
+                f"allowed: {', '.join(QUERY_FIELDS)}"
             )
         limit = query.get("limit")
         if limit is not None and (
@@ -392,12 +384,8 @@ class SourceChannelContract(ChannelContract):
         after: list[str] | None = None,
         stop_at: int | None = None,
     ) -> list[_Stored]:
-        kind = query.get("kind")
-        schema = self.schemas.get(kind) if isinstance(kind, str) else None
-        if schema is None:
-            raise bad_input(
-                f"kind {kind!r} is not a record kind of this channel; allowed: {', '.join(sorted(self.schemas))}"
-            )
+        schema = self._schema_of(query.get("kind"))
+        kind = schema.kind
         attributes = query.get("attributes") or []
         if not isinstance(attributes, list) or not all(
             isinstance(a, str) and a for a in attributes
@@ -451,6 +439,16 @@ class SourceChannelContract(ChannelContract):
                     break  # before asking the peer for more
         return records
 
+    def _schema_of(self, kind: Any, where: str = "") -> RecordSchema:
+        """The schema of `kind`, which must be a record kind of this channel."""
+        schema = self.schemas.get(kind) if isinstance(kind, str) else None
+        if schema is None:
+            raise bad_input(
+                f"{where}kind {kind!r} is not a record kind of this channel; "
+                f"allowed: {', '.join(sorted(self.schemas))}"
+            )
+        return schema
+
     def _check_readable(self, who: Caller, schema: RecordSchema, record: dict[str, Any]) -> None:
         if (
             schema.audited
@@ -483,7 +481,9 @@ def stored_object(text: str) -> str:
     return text
 
 
-async def _checked(items: AsyncIterator[tuple[str, str]]) -> AsyncIterator[tuple[str, str]]:
+async def _checked(
+    items: AsyncGenerator[tuple[str, str], None],
+) -> AsyncGenerator[tuple[str, str], None]:
     async with aclosing(items) as scanned:
         async for key, text in scanned:
             yield key, stored_object(text)

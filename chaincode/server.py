@@ -35,14 +35,14 @@ from fabric_protos.peer import chaincode_shim_pb2
 
 from . import CHANNELS, chaincode_for
 
-_ERROR = chaincode_shim_pb2.ChaincodeMessage.ERROR  # type: ignore[attr-defined]
+_ERROR = chaincode_shim_pb2.ChaincodeMessage.ERROR
 
 
 class PeerRequestError(Exception):
     """The peer answered a state request (GetState, PutState, range query …) with ERROR."""
 
 
-class CheckedHandler(Handler):  # type: ignore[misc]  # the package has no type hints
+class CheckedHandler(Handler):
     """The package's handler, except that an ERROR reply from the peer raises."""
 
     # Handler sends every request through its private `__ask_peer_and_listen`

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncGenerator, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,10 +48,8 @@ _import_quietly()
 from fabric_chaincode_python.fabric_contract_api import (
     Contract,
     ContractChaincode,
-    TransactionContext,
 )
-
-Context = TransactionContext
+from fabric_chaincode_python.fabric_contract_api import TransactionContext as Context
 
 # One error-to-code mapping for the whole project: a refused transaction's
 # message starts with one of these codes, on the embedded ledger and on Fabric
@@ -126,7 +124,7 @@ def parse_json_argument(name: str, text: str) -> Any:
         ) from exc
 
 
-async def scan_range(stub: Any, start: str, end: str) -> AsyncIterator[tuple[str, str]]:
+async def scan_range(stub: Any, start: str, end: str) -> AsyncGenerator[tuple[str, str], None]:
     """(state key, value text) of every key in [start, end), in key order.
 
     Each round trip to the peer costs both processes about as much as a small

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 from .records import SourceChannelContract
 from .validation import IDENTIFIER, MSP_ID, RECORD_KEY, Field, RecordSchema, number, text
 
@@ -48,4 +51,4 @@ SHIPMENT = RecordSchema(
 
 class ShippingContract(SourceChannelContract):
     Name = "shipping"
-    schemas = {s.kind: s for s in (FREIGHT_FACTOR, SHIPMENT)}
+    schemas: ClassVar[Mapping[str, RecordSchema]] = {s.kind: s for s in (FREIGHT_FACTOR, SHIPMENT)}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 from .records import SourceChannelContract
 from .validation import (
     IDENTIFIER,
@@ -77,4 +80,6 @@ INVOICE = RecordSchema(
 
 class UtilityContract(SourceChannelContract):
     Name = "utility"
-    schemas = {s.kind: s for s in (GRID_RATE, UTILITY, INVOICE)}
+    schemas: ClassVar[Mapping[str, RecordSchema]] = {
+        s.kind: s for s in (GRID_RATE, UTILITY, INVOICE)
+    }

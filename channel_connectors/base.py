@@ -70,9 +70,7 @@ class Connector(Protocol):
 
 @dataclass(frozen=True)
 class Contract:
-    """One channel's contract, as the Fabric Gateway API names it; the caller's credential goes with
-    each call.
-    """
+    """One channel's contract, as the Fabric Gateway API names it; each call takes a credential."""
 
     connector: Connector
     channel: str
@@ -86,8 +84,9 @@ class Contract:
 
 @dataclass(frozen=True)
 class Network:
-    """A channel reached through a connector: `network(connector,
-    "utility").contract().evaluate(...)`.
+    """A channel reached through a connector.
+
+    `network(connector, "utility").contract().evaluate(credential, "read", request)`
     """
 
     connector: Connector

@@ -160,8 +160,9 @@ class EmbeddedNetwork:
                 )
             else:
                 report = ChannelLedger(self.ledger_path(channel)).verify()
+            outcome = "ok" if report.ok else "FAILED"
             progress(
-                f"{channel}: {report.blocks} blocks, {report.transactions} transactions: {'ok' if report.ok else 'FAILED'}"
+                f"{channel}: {report.blocks} blocks, {report.transactions} transactions: {outcome}"
             )
             reports.append(report)
         return reports

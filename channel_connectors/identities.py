@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from .identity import SigningIdentity
+from .identity import CredentialError, SigningIdentity
 from .msp import Organisation, certificate_pem, create_ca, issue_certificate, private_key_pem
 
 
@@ -98,10 +99,12 @@ class IdentityStore:
             return False
         cert_path, key_path = self._ca_paths(msp_id)
         ca_key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+            raise CredentialError(f"the CA key of {msp_id} ({key_path}) is not an ECDSA key")
         from cryptography import x509
 
         ca_certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
-        key, certificate = issue_certificate(ca_key, ca_certificate, name, unit=unit)  # type: ignore[arg-type]
+        key, certificate = issue_certificate(ca_key, ca_certificate, name, unit=unit)
         _write_private(base / "key.pem", private_key_pem(key))
         _write_public(base / "cert.pem", certificate_pem(certificate))
         _write_public(base / "identity.json", json.dumps({"name": name, "mspId": msp_id}).encode())

@@ -16,6 +16,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
@@ -123,9 +124,15 @@ def certificate_fingerprint(certificate: x509.Certificate) -> str:
 
 
 def verify_signature(
-    public_key: ec.EllipticCurvePublicKey, message: bytes, signature: bytes
+    public_key: CertificatePublicKeyTypes, message: bytes, signature: bytes
 ) -> bool:
-    """True when `signature` is a valid low-S ECDSA-SHA256 signature of `message`."""
+    """True when `signature` is a valid low-S ECDSA-SHA256 signature of `message`.
+
+    Takes any key a certificate may hold: one that is not an EC key (RSA, Ed25519 …) cannot have
+    made a Fabric signature, so it verifies nothing.
+    """
+    if not isinstance(public_key, ec.EllipticCurvePublicKey):
+        return False
     try:
         _, s = decode_dss_signature(signature)
     except ValueError:

@@ -29,11 +29,13 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from fabric_protos.common import common_pb2, ledger_pb2
 from fabric_protos.peer import proposal_response_pb2, transaction_pb2
+from google.protobuf.message import DecodeError
 
 from ..chaincode import chaincode_for
 from ..chaincode.shim import run_to_completion
@@ -266,7 +268,7 @@ class ChannelLedger:
                 "ACCESS_DENIED", f"channel {self.channel} refused the creator: {exc}"
             ) from None
         public_key = certificate.public_key()
-        if not verify_signature(public_key, message, signature):  # type: ignore[arg-type]
+        if not verify_signature(public_key, message, signature):
             raise self._refuse(
                 "ACCESS_DENIED", "the signature does not match the creator's certificate"
             )
@@ -337,8 +339,7 @@ class ChannelLedger:
                 height=int(row[0]) + 1, currentBlockHash=bytes(row[1])
             ).SerializeToString()
         if parsed.function == "GetTransactionBlocks":
-            # Ours, not Fabric's: many tx ids in one call (Fabric's qscc has GetBlockByTxID, one at
-            # a time).
+            # Ours, not Fabric's: many tx ids in one call (qscc's GetBlockByTxID takes one).
             tx_ids = (
                 parsed.args[1:] if parsed.args and parsed.args[0] == self.channel else parsed.args
             )
@@ -392,7 +393,8 @@ class ChannelLedger:
         if tx.creator.mspid not in self._writers:
             raise self._refuse(
                 "ACCESS_DENIED",
-                f"{tx.creator.mspid} may not write to channel {self.channel}; writers: {', '.join(sorted(self._writers))}",
+                f"{tx.creator.mspid} may not write to channel {self.channel}; "
+                f"writers: {', '.join(sorted(self._writers))}",
             )
         self._check_endorsements(tx)
         with self._write_lock:
@@ -422,7 +424,7 @@ class ChannelLedger:
                     "the transaction was endorsed by a node this channel does not know",
                 )
             if not verify_signature(
-                self.config.node.certificate.public_key(),  # type: ignore[arg-type]
+                self.config.node.certificate.public_key(),
                 tx.proposal_response_payload + endorsement.endorser,
                 endorsement.signature,
             ):
@@ -445,8 +447,8 @@ class ChannelLedger:
             (number, blocks.header_hash(block.header), block.SerializeToString()),
         )
         connection.execute(
-            "INSERT INTO transactions (tx_id, block_number, tx_index, validation_code) VALUES (?, "
-            "?, 0, ?)",
+            "INSERT INTO transactions (tx_id, block_number, tx_index, validation_code) "
+            "VALUES (?, ?, 0, ?)",
             (tx.tx_id, number, code),
         )
         if code == VALID:
@@ -509,13 +511,13 @@ def _verify_block(
     stored_hash: bytes,
     raw: bytes,
     previous_hash: bytes,
-    node_key: Any,
+    node_key: CertificatePublicKeyTypes,
     state: dict[bytes, tuple[bytes, int, int]],
     transactions: dict[str, tuple[int, int, int]],
 ) -> str | None:
     try:
         block = common_pb2.Block.FromString(raw)
-    except Exception:
+    except (DecodeError, TypeError):  # TypeError: a tampered row holds text or a number
         return "does not decode as a block"
     if block.header.number != number:
         return f"header says block {block.header.number}"
@@ -527,7 +529,7 @@ def _verify_block(
         return "stored header hash does not match the header"
     try:
         message, signature, creator = blocks.block_signature(block)
-    except Exception:
+    except (DecodeError, ValueError, IndexError):  # IndexError: no SIGNATURES metadata slot
         return "has no orderer signature"
     if creator != ledger.config.node.serialize() or not verify_signature(
         node_key, message, signature
@@ -536,7 +538,7 @@ def _verify_block(
     if number == 0:
         try:
             _config_from_block(block)
-        except Exception:
+        except _NOT_A_CONFIG:
             return "is not a valid configuration block"
         return None
     codes = block.metadata.metadata[common_pb2.BlockMetadataIndex.TRANSACTIONS_FILTER]
@@ -580,13 +582,20 @@ def _state_difference(
             shown = key.replace(b"\x00", b"/").decode(errors="replace").strip("/")
             written = expected.get(key) or stored.get(key)
             assert written is not None
-            return f"world state key {shown!r} differs from what the transactions wrote (block {written[1]})"
+            return (
+                f"world state key {shown!r} differs from what the transactions wrote "
+                f"(block {written[1]})"
+            )
     return "world state differs"
 
 
 def _as_bytes(value: object) -> bytes:
-    # A tampered row may hold text where bytes belong: compare it, do not crash.
-    return value.encode() if isinstance(value, str) else bytes(value)  # type: ignore[arg-type]
+    # A tampered row may hold text or a number where bytes belong: compare it, do not crash.
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    return repr(value).encode()  # never a key or value a contract wrote
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -607,8 +616,8 @@ def _state_range(
     connection: sqlite3.Connection, start: str, end: str
 ) -> Iterator[tuple[str, bytes, Version]]:
     rows = connection.execute(
-        "SELECT key, value, block_number, tx_index FROM state WHERE key >= ? AND key < ? ORDER BY "
-        "key",
+        "SELECT key, value, block_number, tx_index FROM state "
+        "WHERE key >= ? AND key < ? ORDER BY key",
         (start.encode(), end.encode()),
     )
     for key, value, block_number, tx_index in rows:
@@ -631,8 +640,8 @@ def _apply_writes(connection: sqlite3.Connection, rwset: bytes, version: Version
             connection.execute("DELETE FROM state WHERE key = ?", (write.key.encode(),))
         else:
             connection.execute(
-                "INSERT OR REPLACE INTO state (key, value, block_number, tx_index) VALUES (?, ?, "
-                "?, ?)",
+                "INSERT OR REPLACE INTO state (key, value, block_number, tx_index) "
+                "VALUES (?, ?, ?, ?)",
                 (write.key.encode(), bytes(write.value), version[0], version[1]),
             )
 
@@ -652,6 +661,20 @@ def _config_block(config: ChannelConfig, node: SigningIdentity) -> common_pb2.Bl
     return block
 
 
+# What `_config_from_block` raises on a block 0 that does not hold a configuration: protobuf
+# decoding; JSON decoding (ValueError); JSON of the wrong shape (KeyError, TypeError,
+# AttributeError); no entry (IndexError); the node's certificate (ValueError, UnsupportedAlgorithm).
+_NOT_A_CONFIG = (
+    DecodeError,
+    ValueError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    UnsupportedAlgorithm,
+)
+
+
 def _config_from_block(block: common_pb2.Block) -> ChannelConfig:
     envelope = common_pb2.Envelope.FromString(block.data.data[0])
     payload = common_pb2.Payload.FromString(envelope.payload)
@@ -661,6 +684,6 @@ def _config_from_block(block: common_pb2.Block) -> ChannelConfig:
     config = ChannelConfig.from_json(payload.data)
     if not verify_signature(
         config.node.certificate.public_key(), envelope.payload, envelope.signature
-    ):  # type: ignore[arg-type]
+    ):
         raise ValueError("configuration is not signed by the channel's node")
     return config

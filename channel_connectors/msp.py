@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -132,7 +132,7 @@ def issue_certificate(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(signs_certificates=False), critical=True)
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_certificate.public_key()),  # type: ignore[arg-type]
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
             critical=False,
         )
     )
@@ -167,10 +167,14 @@ def issued_by(certificate: x509.Certificate, ca_certificate: x509.Certificate) -
     if not isinstance(public_key, ec.EllipticCurvePublicKey):
         return False
     try:
+        algorithm = certificate.signature_hash_algorithm
+    except UnsupportedAlgorithm:  # a signature algorithm cryptography does not know
+        return False
+    if algorithm is None:  # Ed25519 and Ed448 sign without a hash: no ECDSA key signed it
+        return False
+    try:
         public_key.verify(
-            certificate.signature,
-            certificate.tbs_certificate_bytes,
-            ec.ECDSA(certificate.signature_hash_algorithm),  # type: ignore[arg-type]
+            certificate.signature, certificate.tbs_certificate_bytes, ec.ECDSA(algorithm)
         )
     except InvalidSignature:
         return False

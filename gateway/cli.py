@@ -31,14 +31,30 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
+def _fabric_profile(settings: Settings) -> Path:
+    """Where `network up` leaves the connection profile; its presence means a Fabric network."""
+    return settings.data_dir / "fabric" / "connection.json"
+
+
+def _require_fabric(settings: Settings) -> None:
+    if not _fabric_profile(settings).exists():
+        raise SystemExit(
+            f"error: no Fabric network in {settings.data_dir}; run `datachannels network up` first"
+        )
+
+
 def _network(settings: Settings) -> EmbeddedNetwork:
     from ..channel_connectors.embedded import EmbeddedNetwork
 
-    network = EmbeddedNetwork(settings.data_dir)
+    return _initialised(EmbeddedNetwork(settings.data_dir), settings)
+
+
+def _initialised(network: EmbeddedNetwork, settings: Settings) -> EmbeddedNetwork:
+    """The embedded network, or exit saying how to make it (or that it is a Fabric data dir)."""
     if not network.is_initialised():
         fabric_hint = (
             "; it holds a Fabric network: add --connector fabric"
-            if (settings.data_dir / "fabric" / "connection.json").exists()
+            if _fabric_profile(settings).exists()
             else ""
         )
         raise SystemExit(
@@ -163,16 +179,13 @@ def _connector(settings: Settings) -> Connector:
     if settings.connector == "fabric":
         from ..channel_connectors.fabric import FabricConnector
 
-        if not (settings.data_dir / "fabric" / "connection.json").exists():
-            raise SystemExit(
-                f"error: no Fabric network in {settings.data_dir}; "
-                "run `datachannels network up` first"
-            )
+        _require_fabric(settings)
         return FabricConnector.from_data_dir(settings.data_dir)
     from ..channel_connectors.embedded import EmbeddedConnector
 
-    _network(settings)  # exits with a clear message when the embedded ledger is not there
-    return EmbeddedConnector(settings.data_dir)
+    connector = EmbeddedConnector(settings.data_dir)
+    _initialised(connector.network, settings)
+    return connector
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -187,10 +200,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if not EmbeddedNetwork(settings.data_dir).is_initialised():
             _progress(f"first start: initialising {settings.data_dir}")
             init_data_dir(settings.data_dir, _progress)
-    elif not (settings.data_dir / "fabric" / "connection.json").exists():
-        raise SystemExit(
-            f"error: no Fabric network in {settings.data_dir}; run `datachannels network up` first"
-        )
+    else:
+        _require_fabric(settings)
     _check_port_free(settings.host, settings.port)
     wallet_hint = "datachannels wallet --identity acme" + (
         "" if settings.data_dir == default_data_dir() else f" --data-dir {settings.data_dir}"

@@ -23,7 +23,6 @@ membership record, written when the channel was set up.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import secrets
 import time
@@ -90,11 +89,6 @@ class Delegation:
 def fingerprint(certificate: x509.Certificate) -> str:
     """How a delegation names a certificate (its audience): "sha256:" and the DER's hash."""
     return "sha256:" + certificate.fingerprint(hashes.SHA256()).hex()
-
-
-def token_hash(token: str) -> str:
-    """What may be stored or logged about a token: never the token itself."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 # ------------------------------------------------------------------------------- signing

@@ -42,6 +42,7 @@ from joserfc.jws import JWSRegistry
 ACTIONS = ("read", "publish")
 DEFAULT_TTL_S = 600
 DEFAULT_MAX_LIFETIME_S = 3600
+MAX_PUBLISHES = 1000
 MAX_TOKEN_BYTES = 16 * 1024  # a certificate and a few claims; anything larger is not ours
 TOKEN_TYPE = "datachannels-delegation+jwt"
 _HOW_TO = "make a new one with `datachannels wallet --identity NAME --delegate`"
@@ -66,9 +67,15 @@ class DelegationError(Exception):
         self.code = code
         self.message = message
 
+    def as_contract_error(self) -> Exception:
+        """The same refusal as a contract returns it (a `shim.ContractError`)."""
+        from .shim import ContractError
 
-def _invalid(why: str) -> DelegationError:
-    return DelegationError("DELEGATION_INVALID", f"the delegation {why}; {_HOW_TO}")
+        return ContractError(self.code, self.message)
+
+
+def _invalid(why: str, how_to: str = _HOW_TO) -> DelegationError:
+    return DelegationError("DELEGATION_INVALID", f"the delegation {why}; {how_to}")
 
 
 @dataclass(frozen=True)
@@ -142,7 +149,7 @@ def verify_delegation(
     token: str,
     *,
     member_cas: Mapping[str, Sequence[x509.Certificate]],
-    relay: x509.Certificate,
+    relay: x509.Certificate | str,
     channel: str,
     action: str,
     now: int,
@@ -150,60 +157,118 @@ def verify_delegation(
 ) -> Delegation:
     """Check a delegation as the contract of `channel` must, at transaction time `now`.
 
-    In order: well-formed; the certificate in `x5c` chains to a member CA of this channel and
-    is valid now; the signature is that certificate's key; the audience is the relay that
-    carries it; the lifetime is within the channel's maximum; it is valid now; it grants this
-    channel and this action. Raises `DelegationError` with the first failure.
+    `verify_signed` (what does not change with time or use) and then `check_grant`.  `relay` is
+    the certificate of the proposal's creator, or its fingerprint.  Raises `DelegationError`
+    with the first failure.
     """
+    delegation = verify_signed(token, member_cas=member_cas)
+    check_grant(
+        delegation,
+        relay=relay if isinstance(relay, str) else fingerprint(relay),
+        channel=channel,
+        action=action,
+        now=now,
+        max_lifetime_s=max_lifetime_s,
+    )
+    return delegation
+
+
+def verify_signed(
+    token: str, *, member_cas: Mapping[str, Sequence[x509.Certificate]]
+) -> Delegation:
+    """What holds for a delegation's whole life: well-formed, the certificate in `x5c` was
+    issued by a member CA and is no CA itself, the signature is that certificate's key, and the
+    claims are of the right types.  Its result may be cached by the token's hash."""
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_BYTES:
         raise _invalid("is missing or is not a compact JWS")
     certificate = _certificate_of(token)
-    msp_id = _member_issuing(certificate, member_cas, now)
+    msp_id = _member_issuing(certificate, member_cas)
     claims = _verified_claims(token, certificate)
     if claims.get("sub") != msp_id:
         raise _invalid(f"names organisation {claims.get('sub')!r}, not its certificate's")
-    if claims.get("aud") != fingerprint(relay):
+    audience = claims.get("aud")
+    if not isinstance(audience, str):
+        raise _invalid("has no audience ('aud'): sign it for this gateway's relay")
+    publishes = claims.get("publishes", 1)
+    if (
+        not isinstance(publishes, int)
+        or isinstance(publishes, bool)
+        or not 1 <= publishes <= MAX_PUBLISHES
+    ):
+        raise _invalid(f"has a bad 'publishes' claim (a whole number from 1 to {MAX_PUBLISHES})")
+    token_id = claims.get("jti")
+    if not isinstance(token_id, str) or not 8 <= len(token_id) <= 128 or "\x00" in token_id:
+        raise _invalid("has no usable 'jti' claim")
+    actions = _strings(claims, "actions")
+    return Delegation(
+        msp_id=msp_id,
+        certificate=certificate,
+        audience=audience,
+        channels=_strings(claims, "channels"),
+        actions=actions,
+        publishes=publishes if "publish" in actions else 0,
+        not_before=_number(claims, "nbf"),
+        expires=_number(claims, "exp"),
+        token_id=token_id,
+    )
+
+
+def check_grant(
+    delegation: Delegation,
+    *,
+    relay: str,
+    channel: str,
+    action: str,
+    now: int,
+    max_lifetime_s: int = DEFAULT_MAX_LIFETIME_S,
+) -> None:
+    """What depends on the call: the carrier (`relay`, a fingerprint), the time, the scope."""
+    if delegation.audience != relay:
         raise _invalid("is addressed to another relay: sign it for this gateway's relay")
-    not_before, expires = _number(claims, "nbf"), _number(claims, "exp")
-    if expires - not_before > max_lifetime_s:
-        raise _invalid(
-            f"lives {expires - not_before} s, longer than this channel allows ({max_lifetime_s} s)"
-        )
-    if now >= expires:
+    lifetime = delegation.expires - delegation.not_before
+    if lifetime > max_lifetime_s:
+        raise _invalid(f"lives {lifetime} s, longer than this channel allows ({max_lifetime_s} s)")
+    certificate = delegation.certificate
+    if not (
+        certificate.not_valid_before_utc.timestamp()
+        <= now
+        <= certificate.not_valid_after_utc.timestamp()
+    ):
+        raise _invalid("is signed with a certificate that is not valid now")
+    if now >= delegation.expires:
         raise DelegationError("DELEGATION_EXPIRED", f"the delegation has expired; {_HOW_TO}")
-    if now < not_before:
+    if now < delegation.not_before:
         raise DelegationError(
             "DELEGATION_EXPIRED", "the delegation is not valid yet: check the signer's clock"
         )
-    channels = _strings(claims, "channels")
-    actions = _strings(claims, "actions")
-    if channel not in channels:
+    if channel not in delegation.channels:
         raise DelegationError(
             "DELEGATION_SCOPE",
             f"the delegation does not grant channel {channel}; sign one with --channels {channel}",
         )
-    if action not in actions:
+    if action not in delegation.actions:
         raise DelegationError(
             "DELEGATION_SCOPE",
             f"the delegation does not grant {action!r}; sign one with --actions {action}",
         )
-    publishes = claims.get("publishes", 1)
-    if not isinstance(publishes, int) or isinstance(publishes, bool) or publishes < 1:
-        raise _invalid("has a bad 'publishes' claim")
-    token_id = claims.get("jti")
-    if not isinstance(token_id, str) or not 8 <= len(token_id) <= 128:
-        raise _invalid("has no usable 'jti' claim")
-    return Delegation(
-        msp_id=msp_id,
-        certificate=certificate,
-        audience=str(claims["aud"]),
-        channels=channels,
-        actions=actions,
-        publishes=publishes,
-        not_before=not_before,
-        expires=expires,
-        token_id=token_id,
-    )
+
+
+def peek(token: str) -> tuple[str, bytes]:
+    """(claimed MSP id, certificate PEM) of a delegation, *unverified*: for a relay to route it.
+
+    Checks only that it is a well-formed delegation; the channel's contract verifies it.
+    """
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_BYTES:
+        raise _invalid("is missing or is not a compact JWS")
+    certificate = _certificate_of(token)
+    try:
+        claims = json.loads(jws.extract_compact(token.encode(), registry=_REGISTRY).payload)
+    except (JoseError, ValueError, TypeError):
+        raise _invalid("is not a compact JWS") from None
+    sub = claims.get("sub") if isinstance(claims, dict) else None
+    if not isinstance(sub, str) or not sub:
+        raise _invalid("names no organisation ('sub')")
+    return sub, certificate.public_bytes(serialization.Encoding.PEM)
 
 
 def _certificate_of(token: str) -> x509.Certificate:
@@ -223,22 +288,27 @@ def _certificate_of(token: str) -> x509.Certificate:
 
 
 def _member_issuing(
-    certificate: x509.Certificate, member_cas: Mapping[str, Sequence[x509.Certificate]], now: int
+    certificate: x509.Certificate, member_cas: Mapping[str, Sequence[x509.Certificate]]
 ) -> str:
+    try:
+        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        constraints = None
+    except ValueError:
+        raise _invalid("carries a certificate with malformed extensions") from None
+    if constraints is not None and constraints.ca:
+        raise _invalid("is signed with a CA certificate; sign it with your own identity")
     for msp_id, cas in member_cas.items():
         for ca in cas:
             try:
                 certificate.verify_directly_issued_by(ca)
             except (ValueError, TypeError, InvalidSignature):
                 continue
-            if not (
-                certificate.not_valid_before_utc.timestamp()
-                <= now
-                <= certificate.not_valid_after_utc.timestamp()
-            ):
-                raise _invalid("is signed with a certificate that is not valid now")
             return msp_id
-    raise _invalid("is signed with a certificate from no member organisation of this channel")
+    raise _invalid(
+        "is signed with a certificate from no member organisation of this channel",
+        "only its members may delegate here (their CAs are in the channel's membership record)",
+    )
 
 
 def _verified_claims(token: str, certificate: x509.Certificate) -> dict[str, Any]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .access import acting
 from .records import MAX_BATCH, ChannelContract, timestamp_of
-from .shim import Context, ContractError, bad_input, caller, canonical_json, parse_json_argument
+from .shim import Caller, Context, ContractError, bad_input, canonical_json, parse_json_argument
 from .validation import SHA256_HEX, Field, RecordSchema, text, validate
 
 MAX_LINES = 20000
@@ -88,7 +89,7 @@ class FootprintContract(ChannelContract):
 
     async def publish(self, ctx: Context, footprint: str) -> str:
         """Store a computed footprint signed by its owner."""
-        who = caller(ctx)
+        who = await acting(ctx, "publish")
         document = check_footprint(parse_json_argument("footprint", footprint))
         tx_id = ctx.get_stub().get_txid()
         if await self._get(ctx, "footprint", [tx_id]) is not None:
@@ -100,13 +101,45 @@ class FootprintContract(ChannelContract):
             "timestamp": timestamp_of(ctx),
             **document,
         }
+        if who.delegation is not None:
+            use = await self._use_publish(ctx, who, tx_id)
+            record["delegated"] = {
+                "relay": who.relay_fingerprint,
+                "delegation": who.delegation.token_id,
+                "use": use,
+            }
         await self._put(ctx, "footprint", [tx_id], record)
         await self._put(ctx, "footprint_by_owner", [who.msp_id, tx_id], {"id": tx_id})
         return canonical_json({"id": tx_id, "txId": tx_id, "owner": record["owner"]})
 
+    async def _use_publish(self, ctx: Context, who: Caller, footprint_id: str) -> int:
+        """Count one publish against the caller's delegation; refuse one use too many.
+
+        One counter per delegation (by its signer's certificate and id, so nobody else's
+        delegation can use it up) and one entry per use naming the footprint it published. Two
+        concurrent publishes read the same counter, so the ledger's MVCC check lets only one
+        of them commit.
+        """
+        assert who.delegation is not None
+        key = [who.fingerprint, who.delegation.token_id]
+        counter = await self._get(ctx, "delegation_uses", key)
+        used = int(counter["used"]) if counter else 0
+        allowed = who.delegation.publishes
+        if used >= allowed:
+            raise ContractError(
+                "DELEGATION_REPLAYED",
+                f"the delegation allowed {allowed} publish{'es' if allowed != 1 else ''} and "
+                "all are used; sign a new one (`--actions read,publish --publishes N`)",
+            )
+        await self._put(ctx, "delegation_uses", key, {"used": used + 1, "of": allowed})
+        await self._put(
+            ctx, "delegation_use", [*key, f"{used + 1:04d}"], {"footprint": footprint_id}
+        )
+        return used + 1
+
     async def read(self, ctx: Context, request: str) -> str:
         """Many footprints by id in one call: {"ids": [...]}; each gets a record or an error."""
-        caller(ctx)
+        await acting(ctx, "read")
         body = parse_json_argument("request", request)
         ids = body.get("ids") if isinstance(body, dict) else None
         if not isinstance(ids, list) or len(ids) > MAX_BATCH:
@@ -135,7 +168,7 @@ class FootprintContract(ChannelContract):
 
     async def query(self, ctx: Context, request: str) -> str:
         """Ids of the footprints {"owner": mspId} published; without an owner, the caller's."""
-        who = caller(ctx)
+        who = await acting(ctx, "read")
         body = parse_json_argument("request", request)
         if not isinstance(body, dict):
             raise bad_input("request must be a JSON object")

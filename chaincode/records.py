@@ -20,6 +20,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from .access import DELEGATION_KEY, MEMBERSHIP, acting, is_operator_admin, parse_membership
 from .shim import (
     Caller,
     Context,
@@ -27,10 +28,11 @@ from .shim import (
     ContractError,
     access_denied,
     bad_input,
-    caller,
     canonical_json,
+    creator,
     parse_json_argument,
     scan_range,
+    transient,
 )
 from .validation import SOURCE_SCHEMA, RecordSchema, validate
 
@@ -89,7 +91,31 @@ class ChannelContract(Contract):
             raise ValueError("a channel contract needs at least one writer organisation")
 
     def get_evaluate_transactions(self) -> list[str]:
-        return ["read", "query"]
+        return ["read", "query", "membership"]
+
+    # ------------------------------------------------------------- membership
+
+    async def set_membership(self, ctx: Context, record: str) -> str:
+        """Write the channel's membership record (see `access`): the operator's admin only."""
+        who = creator(ctx)
+        if DELEGATION_KEY in transient(ctx.get_stub()) or not is_operator_admin(who):
+            raise access_denied(
+                "only an admin of the operator's organisation writes the membership record"
+            )
+        parse_membership(record)  # refuses a record that would not decode
+        stub = ctx.get_stub()
+        await stub.put_state(
+            stub.create_composite_key(MEMBERSHIP, []),
+            canonical_json(parse_json_argument("record", record)).encode(),
+        )
+        return canonical_json({"txId": stub.get_txid()})
+
+    async def membership(self, ctx: Context) -> str:
+        """The membership record: the member CAs delegations are checked against (public)."""
+        text = await self._get_text(ctx, MEMBERSHIP, [])
+        if text is None:
+            raise ContractError("NOT_FOUND", "this channel has no membership record yet")
+        return text
 
     def _is_writer(self, who: Caller) -> bool:
         return who.msp_id in self._writers
@@ -145,8 +171,8 @@ class SourceChannelContract(ChannelContract):
     # ----------------------------------------------------------------- writes
 
     async def put_records(self, ctx: Context, records: str) -> str:
-        """Write a batch of audited records; all or nothing."""
-        who = caller(ctx)
+        """Write a batch of audited records; all or nothing (signed by the writer itself)."""
+        who = await acting(ctx, None)
         channel = ctx.get_stub().get_channel_id()
         if not self._is_writer(who):
             raise access_denied(
@@ -265,7 +291,7 @@ class SourceChannelContract(ChannelContract):
         Each key gets a record or an error of its own (NOT_FOUND, ACCESS_DENIED),
         so one unreadable key does not cost the others.
         """
-        who = caller(ctx)
+        who = await acting(ctx, "read")
         body = parse_json_argument("request", request)
         if not isinstance(body, dict):
             raise bad_input("request must be a JSON object with keys and/or queries")
@@ -299,7 +325,7 @@ class SourceChannelContract(ChannelContract):
 
     async def query(self, ctx: Context, request: str) -> str:
         """Browse one kind page by page: one query as `read` takes them, 100 records by default."""
-        who = caller(ctx)
+        who = await acting(ctx, "read")
         body = parse_json_argument("request", request)
         return _page_json(
             *await self._page(

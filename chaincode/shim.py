@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncGenerator, Coroutine
+from collections.abc import AsyncGenerator, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
+
+from .delegation import Delegation
 
 
 def _import_quietly() -> None:
@@ -54,7 +56,16 @@ from fabric_chaincode_python.fabric_contract_api import TransactionContext as Co
 # One error-to-code mapping for the whole project: a refused transaction's
 # message starts with one of these codes, on the embedded ledger and on Fabric
 # (where it arrives inside "chaincode response 500, …").
-ERROR_CODES = ("BAD_INPUT", "ACCESS_DENIED", "NOT_FOUND", "CONFLICT")
+ERROR_CODES = (
+    "BAD_INPUT",
+    "ACCESS_DENIED",
+    "NOT_FOUND",
+    "CONFLICT",
+    "DELEGATION_INVALID",
+    "DELEGATION_EXPIRED",
+    "DELEGATION_SCOPE",
+    "DELEGATION_REPLAYED",
+)
 
 
 class ContractError(Exception):
@@ -78,10 +89,12 @@ def access_denied(message: str) -> ContractError:
 
 @dataclass(frozen=True)
 class Caller:
-    """The transaction's creator, decoded from the signed proposal."""
+    """Who the access rules apply to: the proposal's creator, or the delegator it relays for."""
 
     msp_id: str
     certificate: x509.Certificate
+    delegation: Delegation | None = None  # set when a relay carried the caller's delegation
+    relay_fingerprint: str | None = None
 
     @property
     def name(self) -> str:
@@ -95,7 +108,8 @@ class Caller:
         return "sha256:" + self.certificate.fingerprint(hashes.SHA256()).hex()
 
 
-def caller(ctx: Context) -> Caller:
+def creator(ctx: Context) -> Caller:
+    """The proposal's creator as the peer received it (`access.acting` is who acts)."""
     creator = ctx.get_stub().get_creator()
     msp_id = creator.get("mspid") if isinstance(creator, dict) else None
     id_bytes = creator.get("idBytes") if isinstance(creator, dict) else None
@@ -106,6 +120,20 @@ def caller(ctx: Context) -> Caller:
     except ValueError as exc:
         raise access_denied("the creator's certificate does not decode") from exc
     return Caller(msp_id, certificate)
+
+
+def transient(stub: Any) -> Mapping[str, bytes]:
+    """The proposal's transient data (left out of the ledger), on both ledgers.
+
+    fabric-chaincode-python 2.5.4's stub declares `get_transient()` but inherits the interface's
+    empty body, which returns None; the map is in the proposal payload the stub decoded.
+    """
+    found = stub.get_transient()
+    if isinstance(found, Mapping):
+        return found
+    signed = getattr(stub, "signed_proposal_pb", None)
+    payload = signed.get("proposal", {}).get("payload") if isinstance(signed, dict) else None
+    return dict(payload.TransientMap) if payload is not None else {}
 
 
 def canonical_json(value: Any) -> str:
@@ -186,10 +214,11 @@ __all__ = [
     "ContractError",
     "access_denied",
     "bad_input",
-    "caller",
     "canonical_json",
+    "creator",
     "new_chaincode",
     "parse_json_argument",
     "run_to_completion",
     "scan_range",
+    "transient",
 ]

@@ -13,11 +13,37 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from .identity import SigningIdentity
+from .identity import Identity, SigningIdentity
 
-# What a caller hands over for one channel.  Access tokens come with the
-# fees feature; today a credential is an identity with its signer.
-Credential = SigningIdentity
+DELEGATION_TRANSIENT_KEY = "delegation"  # where the contract looks (chaincode.access)
+
+
+@dataclass(frozen=True)
+class Delegated:
+    """A caller's delegation, carried by the gateway's relay identity.
+
+    `identity` is the delegator as the delegation names it (MSP id and certificate, unverified
+    here: the channel's contract verifies them); proposals are signed by `relay`.
+    """
+
+    relay: SigningIdentity
+    delegation: str
+    identity: Identity
+
+    def __repr__(self) -> str:  # a delegation is a bearer credential for its lifetime
+        return f"Delegated(msp_id={self.identity.msp_id!r})"
+
+
+# What a caller hands over for one channel: its identity with its signer (local use), or a
+# delegation the relay carries.  Access tokens join with the fees feature.
+Credential = SigningIdentity | Delegated
+
+
+def proposer(credential: Credential) -> tuple[SigningIdentity, dict[str, bytes]]:
+    """Who signs a credential's proposals, and the transient data they carry."""
+    if isinstance(credential, Delegated):
+        return credential.relay, {DELEGATION_TRANSIENT_KEY: credential.delegation.encode()}
+    return credential, {}
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,9 @@ from fabric_protos.common import common_pb2, ledger_pb2
 from fabric_protos.peer import transaction_pb2
 
 from ..chaincode import CHANNELS, SOURCE_CHANNELS
-from .base import ChainInfo, Credential, Submitted
+from .base import ChainInfo, Credential, Submitted, proposer
 from .errors import ChannelError
-from .identities import AUDITORS_MSP, CHANNEL_MEMBERS, IdentityStore
-from .identity import SigningIdentity
+from .identities import AUDITORS_MSP, CHANNEL_MEMBERS, OPERATOR, OPERATOR_MSP, IdentityStore
 from .ledger import ChannelConfig, ChannelLedger, VerifyReport
 from .proposals import build_proposal, sign_envelope, sign_proposal
 
@@ -34,8 +33,19 @@ def _quiet(_: str) -> None:
 
 
 def channel_config(store: IdentityStore, channel: str) -> ChannelConfig:
-    members = tuple(store.organisation(msp) for msp in CHANNEL_MEMBERS)
-    writers = (AUDITORS_MSP,) if channel in SOURCE_CHANNELS else CHANNEL_MEMBERS
+    """Block 0 of a channel: its members, and which of them the ledger lets submit.
+
+    The operator's organisation is a member of every channel, so that the gateway's relay can
+    carry delegations and the operator's admin can write the membership record; the contracts
+    refuse it anything else.  Writers are the channel's Writers policy (who may submit at
+    all); which transaction each may make is the contract's rule.
+    """
+    members = tuple(store.organisation(msp) for msp in (*CHANNEL_MEMBERS, OPERATOR_MSP))
+    writers = (
+        (AUDITORS_MSP, OPERATOR_MSP)
+        if channel in SOURCE_CHANNELS
+        else (*CHANNEL_MEMBERS, OPERATOR_MSP)
+    )
     return ChannelConfig(
         channel=channel, members=members, writers=writers, node=store.node().identity
     )
@@ -68,7 +78,26 @@ class EmbeddedNetwork:
             self._ledgers[channel] = ChannelLedger.create(
                 self.ledger_path(channel), channel_config(self.identities, channel), node
             )
+            self._ensure_membership(channel)
         return created
+
+    def _ensure_membership(self, channel: str) -> None:
+        """Write the channel's membership record once, as the operator's admin."""
+        ledger = self._ledgers[channel]
+        if OPERATOR_MSP not in ledger.config.member_map():
+            raise ChannelError(
+                "CHANNEL_UNAVAILABLE",
+                channel,
+                f"the ledger in {self.ledger_dir} predates delegations (its operator is no "
+                "member); create a new data directory with `datachannels init --data-dir DIR`",
+            )
+        operator = self.identities.signing_identity(OPERATOR)
+        try:
+            self.evaluate(channel, operator, "membership")
+        except ChannelError as error:
+            if error.code != "NOT_FOUND":
+                raise
+            self.submit(channel, operator, "set_membership", [self.identities.membership()])
 
     def ledger(self, channel: str) -> ChannelLedger:
         ledger = self._ledgers.get(channel)
@@ -101,19 +130,25 @@ class EmbeddedNetwork:
 
     # -- calls, signed by the caller
     def evaluate(
-        self, channel: str, credential: SigningIdentity, function: str, args: Sequence[str] = ()
+        self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()
     ) -> bytes:
-        proposal, _ = build_proposal(credential.identity, channel, channel, function, list(args))
-        signed = sign_proposal(proposal, credential.signer)
+        signing, transient = proposer(credential)
+        proposal, _ = build_proposal(
+            signing.identity, channel, channel, function, list(args), transient=transient
+        )
+        signed = sign_proposal(proposal, signing.signer)
         return self.ledger(channel).evaluate(signed.SerializeToString())
 
     def submit(
-        self, channel: str, credential: SigningIdentity, function: str, args: Sequence[str] = ()
+        self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()
     ) -> Submitted:
         ledger = self.ledger(channel)
-        proposal, _ = build_proposal(credential.identity, channel, channel, function, list(args))
-        endorsed = ledger.endorse(sign_proposal(proposal, credential.signer).SerializeToString())
-        envelope = sign_envelope(common_pb2.Payload.FromString(endorsed.payload), credential.signer)
+        signing, transient = proposer(credential)
+        proposal, _ = build_proposal(
+            signing.identity, channel, channel, function, list(args), transient=transient
+        )
+        endorsed = ledger.endorse(sign_proposal(proposal, signing.signer).SerializeToString())
+        envelope = sign_envelope(common_pb2.Payload.FromString(endorsed.payload), signing.signer)
         committed = ledger.submit(envelope.SerializeToString())
         if not committed.valid:
             reason = transaction_pb2.TxValidationCode.Name(committed.validation_code)
@@ -124,25 +159,26 @@ class EmbeddedNetwork:
             )
         return Submitted(endorsed.result, committed.tx_id, committed.block_number)
 
-    def chain_info(self, channel: str, credential: SigningIdentity) -> ChainInfo:
-        # Asked as the caller through qscc, as on Fabric: a non-member is refused.
-        proposal, _ = build_proposal(
-            credential.identity, channel, "qscc", "GetChainInfo", [channel]
-        )
-        signed = sign_proposal(proposal, credential.signer)
+    def chain_info(self, channel: str, credential: Credential) -> ChainInfo:
+        # Asked as the caller through qscc, as on Fabric: a non-member is refused.  qscc runs no
+        # contract, so a relay's delegation is not checked there (see docs/architecture.md).
+        signing, _ = proposer(credential)
+        proposal, _ = build_proposal(signing.identity, channel, "qscc", "GetChainInfo", [channel])
+        signed = sign_proposal(proposal, signing.signer)
         info = ledger_pb2.BlockchainInfo.FromString(
             self.ledger(channel).evaluate(signed.SerializeToString())
         )
         return ChainInfo(channel, info.height)
 
     def transaction_blocks(
-        self, channel: str, credential: SigningIdentity, tx_ids: Sequence[str]
+        self, channel: str, credential: Credential, tx_ids: Sequence[str]
     ) -> dict[str, int]:
         """Block numbers of transactions, asked as the caller through qscc."""
+        signing, _ = proposer(credential)
         proposal, _ = build_proposal(
-            credential.identity, channel, "qscc", "GetTransactionBlocks", [channel, *tx_ids]
+            signing.identity, channel, "qscc", "GetTransactionBlocks", [channel, *tx_ids]
         )
-        signed = sign_proposal(proposal, credential.signer)
+        signed = sign_proposal(proposal, signing.signer)
         return {
             k: int(v)
             for k, v in json.loads(

@@ -78,7 +78,7 @@ class EmbeddedStub:
         return self.proposal.function, self.proposal.args
 
     def get_transient(self) -> dict[str, bytes]:
-        return {}
+        return dict(self.proposal.transient)
 
     # -- world state
     async def get_state(self, key: str) -> bytes:

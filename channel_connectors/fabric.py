@@ -29,7 +29,7 @@ from fabric_protos.common import common_pb2, ledger_pb2
 from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
 from fabric_protos.peer import transaction_pb2
 
-from .base import ChainInfo, Credential, Submitted
+from .base import ChainInfo, Credential, Submitted, proposer
 from .errors import ChannelError, from_contract_message
 from .proposals import build_proposal, parse_transaction, sign_envelope, sign_proposal
 
@@ -187,13 +187,14 @@ class FabricConnector:
         function: str,
         args: Sequence[str],
     ) -> bytes:
+        signing, transient = proposer(credential)
         proposal, tx_id = build_proposal(
-            credential.identity, channel, chaincode, function, list(args)
+            signing.identity, channel, chaincode, function, list(args), transient=transient
         )
         request = gateway_pb2.EvaluateRequest(
             transaction_id=tx_id,
             channel_id=channel,
-            proposed_transaction=sign_proposal(proposal, credential.signer),
+            proposed_transaction=sign_proposal(proposal, signing.signer),
         )
         try:
             response = await self._stub().Evaluate(request, timeout=self.timeout)
@@ -211,8 +212,14 @@ class FabricConnector:
     async def submit(
         self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()
     ) -> Submitted:
+        signing, transient = proposer(credential)
         proposal, tx_id = build_proposal(
-            credential.identity, channel, self._chaincode(channel), function, list(args)
+            signing.identity,
+            channel,
+            self._chaincode(channel),
+            function,
+            list(args),
+            transient=transient,
         )
         stub = self._stub()
         stage = "endorse"
@@ -221,11 +228,11 @@ class FabricConnector:
                 gateway_pb2.EndorseRequest(
                     transaction_id=tx_id,
                     channel_id=channel,
-                    proposed_transaction=sign_proposal(proposal, credential.signer),
+                    proposed_transaction=sign_proposal(proposal, signing.signer),
                 ),
                 timeout=self.timeout,
             )
-            envelope = sign_envelope(endorsed.prepared_transaction.payload, credential.signer)
+            envelope = sign_envelope(endorsed.prepared_transaction.payload, signing.signer)
             result = bytes(parse_transaction(envelope).chaincode_action.response.payload)
             stage = "submit"
             await stub.Submit(
@@ -236,12 +243,12 @@ class FabricConnector:
             )
             stage = "commit status"
             status_request = gateway_pb2.CommitStatusRequest(
-                transaction_id=tx_id, channel_id=channel, identity=credential.identity.serialize()
+                transaction_id=tx_id, channel_id=channel, identity=signing.identity.serialize()
             ).SerializeToString()
             status = await stub.CommitStatus(
                 gateway_pb2.SignedCommitStatusRequest(
                     request=status_request,
-                    signature=credential.signer.sign(status_request),
+                    signature=signing.signer.sign(status_request),
                 ),
                 timeout=COMMIT_TIMEOUT_S,
             )

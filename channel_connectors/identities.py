@@ -17,6 +17,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from ..chaincode.access import OPERATOR_MSP as CONTRACTS_OPERATOR_MSP
+from ..chaincode.access import membership_record
 from .identity import CredentialError, SigningIdentity
 from .msp import Organisation, certificate_pem, create_ca, issue_certificate, private_key_pem
 
@@ -28,8 +30,9 @@ class DemoUser:
     description: str
 
 
-# The organisation that runs the embedded ledger's node (and, on Fabric, the orderer).
-OPERATOR_MSP = "OperatorMSP"
+# The organisation that runs the embedded ledger's node (and, on Fabric, the orderer); the
+# contracts know it by this name (chaincode.access).
+OPERATOR_MSP = CONTRACTS_OPERATOR_MSP
 AUDITORS_MSP = "AuditorsMSP"
 
 DEMO_USERS = (
@@ -44,6 +47,13 @@ DEMO_USERS = (
 )
 ORGANISATIONS = (OPERATOR_MSP, *(u.msp_id for u in DEMO_USERS))
 CHANNEL_MEMBERS = (AUDITORS_MSP, "AcmeMSP", "GlobexMSP")
+
+# The neutral operator's own identities, admitted to every channel.  `relay` is the gateway's:
+# it signs proposals only to carry a caller's delegation, and every contract refuses it alone.
+# `operator` (OU admin) writes each channel's membership record when the channel is set up.
+RELAY = "relay"
+OPERATOR = "operator"
+SERVICE_IDENTITIES = ((RELAY, "client"), (OPERATOR, "admin"))
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -77,6 +87,8 @@ class IdentityStore:
             created |= self._ensure_ca(msp_id)
         for user in DEMO_USERS:
             created |= self._ensure_identity(user.name, user.msp_id, "client")
+        for name, unit in SERVICE_IDENTITIES:
+            created |= self._ensure_identity(name, OPERATOR_MSP, unit)
         created |= self._ensure_identity("node", OPERATOR_MSP, "peer")
         return created
 
@@ -133,6 +145,16 @@ class IdentityStore:
 
     def node(self) -> SigningIdentity:
         return self.signing_identity("node")
+
+    def relay(self) -> SigningIdentity:
+        return self.signing_identity(RELAY)
+
+    def membership(self) -> str:
+        """The membership record every channel gets at set-up: the members' CAs (JSON text)."""
+        record = membership_record(
+            {msp: [self.organisation(msp).ca_certificate_pem] for msp in CHANNEL_MEMBERS}
+        )
+        return json.dumps(record, sort_keys=True, separators=(",", ":"))
 
     def pem_pair(self, name: str) -> tuple[str, bytes, bytes]:
         """(MSP id, certificate PEM, private key PEM) of a demo identity, for its wallet."""

@@ -38,6 +38,7 @@ from fabric_protos.peer import proposal_response_pb2, transaction_pb2
 from google.protobuf.message import DecodeError
 
 from ..chaincode import chaincode_for
+from ..chaincode.access import OPERATOR_MSP
 from ..chaincode.shim import run_to_completion
 from . import blocks
 from .embedded_stub import EmbeddedStub, Version, reads_of, writes_of
@@ -165,7 +166,10 @@ class ChannelLedger:
         self.channel = self.config.channel
         self._members = self.config.member_map()
         self._writers = frozenset(self.config.writers)
-        self._chaincode = chaincode_for(self.channel, self.config.writers)
+        # The operator may submit (its admin writes the membership record) but writes no records.
+        self._chaincode = chaincode_for(
+            self.channel, tuple(w for w in self.config.writers if w != OPERATOR_MSP)
+        )
 
     # ----------------------------------------------------------- creation
 

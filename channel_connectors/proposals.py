@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fabric_protos.common import common_pb2
@@ -46,8 +47,13 @@ def build_proposal(
     function: str,
     args: list[str] | tuple[str, ...] = (),
     now: dt.datetime | None = None,
+    transient: Mapping[str, bytes] | None = None,
 ) -> tuple[proposal_pb2.Proposal, str]:
-    """An unsigned chaincode proposal and its transaction id."""
+    """An unsigned chaincode proposal and its transaction id.
+
+    `transient` reaches the chaincode with the proposal but is left out of the transaction a
+    peer commits (and of the proposal hash its endorsement signs): a delegation travels there.
+    """
     creator = identity.serialize()
     nonce = os.urandom(NONCE_BYTES)
     tx_id = compute_tx_id(nonce, creator)
@@ -75,7 +81,9 @@ def build_proposal(
             input=chaincode_pb2.ChaincodeInput(args=[a.encode() for a in (function, *args)]),
         )
     )
-    payload = proposal_pb2.ChaincodeProposalPayload(input=spec.SerializeToString())
+    payload = proposal_pb2.ChaincodeProposalPayload(
+        input=spec.SerializeToString(), TransientMap=dict(transient or {})
+    )
     proposal = proposal_pb2.Proposal(
         header=header.SerializeToString(), payload=payload.SerializeToString()
     )
@@ -100,6 +108,7 @@ class ParsedProposal:
     creator: identities_pb2.SerializedIdentity
     chaincode: str
     input: chaincode_pb2.ChaincodeInput
+    transient: Mapping[str, bytes]
 
     @property
     def channel(self) -> str:
@@ -155,6 +164,7 @@ def parse_signed_proposal(data: bytes | proposal_pb2.SignedProposal) -> ParsedPr
         creator=creator,
         chaincode=extension.chaincode_id.name,
         input=spec.chaincode_spec.input,
+        transient=dict(payload.TransientMap),
     )
 
 

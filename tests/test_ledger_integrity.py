@@ -33,44 +33,54 @@ def test_a_fresh_ledger_with_records_verifies(network, put):
 
 
 def test_changing_one_byte_of_a_stored_block_fails_verification_and_names_the_block(network, put):
+    first = network.ledger("utility").height()  # after block 0 and the membership record
     for i in range(3):
         put("utility", [invoice("AcmeMSP", f"A-{i}", kwh=1000 + i)])
     path = network.ledger_path("utility")
+    second = first + 1
     with sqlite3.connect(path) as db:
-        raw = bytearray(db.execute("SELECT block FROM blocks WHERE number = 2").fetchone()[0])
+        raw = bytearray(
+            db.execute("SELECT block FROM blocks WHERE number = ?", (second,)).fetchone()[0]
+        )
         at = raw.find(b"1001")
         assert at > 0
         raw[at] = ord("9")  # 1001 kWh becomes 9001 kWh inside the transaction
-        db.execute("UPDATE blocks SET block = ? WHERE number = 2", (bytes(raw),))
+        db.execute("UPDATE blocks SET block = ? WHERE number = ?", (bytes(raw), second))
     problems = _problems(network)
-    assert problems == ["channel utility: block 2: data hash does not match its transactions"]
+    assert problems == [
+        f"channel utility: block {second}: data hash does not match its transactions"
+    ]
 
 
 def test_changing_the_world_state_fails_verification(network, put):
+    written = network.ledger("utility").height()
     put("utility", [invoice("AcmeMSP", "A-1", kwh=1000)])
     with sqlite3.connect(network.ledger_path("utility")) as db:
         db.execute("UPDATE state SET value = replace(value, '1000', '9000')")
     problems = _problems(network)
     assert len(problems) == 1
     assert problems[0].startswith("channel utility: world state key 'invoice/AcmeMSP/A-1' differs")
-    assert "(block 1)" in problems[0]
+    assert f"(block {written})" in problems[0]
 
 
 def test_rewriting_a_block_and_its_hash_still_fails_on_the_node_signature(network, put):
     from datachannels.channel_connectors import blocks
 
+    number = network.ledger("utility").height()
     put("utility", [CAMX])
     with sqlite3.connect(network.ledger_path("utility")) as db:
         block = common_pb2.Block.FromString(
-            db.execute("SELECT block FROM blocks WHERE number = 1").fetchone()[0]
+            db.execute("SELECT block FROM blocks WHERE number = ?", (number,)).fetchone()[0]
         )
         block.data.data[0] = block.data.data[0].replace(b"436.655", b"136.655")
         block.header.data_hash = blocks.data_hash(list(block.data.data))
         db.execute(
-            "UPDATE blocks SET block = ?, hash = ? WHERE number = 1",
-            (block.SerializeToString(), blocks.header_hash(block.header)),
+            "UPDATE blocks SET block = ?, hash = ? WHERE number = ?",
+            (block.SerializeToString(), blocks.header_hash(block.header), number),
         )
-    assert _problems(network) == ["channel utility: block 1: orderer signature does not verify"]
+    assert _problems(network) == [
+        f"channel utility: block {number}: orderer signature does not verify"
+    ]
 
 
 def test_a_stale_read_makes_the_later_transaction_invalid_and_it_changes_nothing(network):
@@ -132,6 +142,7 @@ def test_readers_run_while_a_writer_commits(network, put):
                 return
 
     threads = [threading.Thread(target=reader) for _ in range(3)]
+    before = network.ledger("utility").height()
     for t in threads:
         t.start()
     for i in range(15):
@@ -140,7 +151,7 @@ def test_readers_run_while_a_writer_commits(network, put):
     for t in threads:
         t.join()
     assert errors == []
-    assert network.ledger("utility").height() == 17
+    assert network.ledger("utility").height() == before + 15
     assert _problems(network) == []
 
 
@@ -158,11 +169,12 @@ def test_concurrent_writers_are_serialised_and_every_commit_lands(network):
                 results.append(submitted.block_number)
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    first = network.ledger("utility").height()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(results) == list(range(1, 21))
+    assert sorted(results) == list(range(first, first + 20))
     assert _problems(network) == []
 
 

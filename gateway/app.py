@@ -10,6 +10,7 @@ lives in the request's context only.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -25,7 +26,9 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from ..chaincode import CHANNELS
+from ..chaincode.delegation import fingerprint
 from ..channel_connectors.base import Connector
+from ..channel_connectors.identity import SigningIdentity
 from ..resolvers.context import RequestContext
 from ..schema import schema
 from .metrics import GatewayMetrics, MeteredConnector
@@ -35,7 +38,7 @@ from .wallet import EMPTY_WALLET, WalletError, parse_wallet
 log = logging.getLogger("datachannels.gateway")
 
 WALLET_HEADER = "x-wallet"
-_GRAPHIQL_HINT = '{"X-Wallet": "paste the output of: datachannels wallet --identity acme"}'
+_GRAPHIQL_HINT = {"X-Wallet": "paste the output of: datachannels wallet --identity acme --delegate"}
 
 
 def make_connector(settings: Settings) -> Connector:
@@ -60,7 +63,7 @@ class _GraphQLApp(GraphQL):
             .graphql_ide_html.replace("shouldPersistHeaders: true", "shouldPersistHeaders: false")
             .replace(
                 "headers: defaultHeaders,",
-                f"headers: JSON.stringify({_GRAPHIQL_HINT}, null, 2),",
+                f"headers: JSON.stringify({json.dumps(_GRAPHIQL_HINT)}, null, 2),",
                 1,
             )
         )
@@ -112,8 +115,10 @@ def _in_response_order(errors: list[object], data: Any) -> list[object]:
 class _WalletGate:
     """Parses `X-Wallet` once per request and hands it to GraphQL through the ASGI scope."""
 
-    def __init__(self, app: _GraphQLApp) -> None:
+    def __init__(self, app: _GraphQLApp, relay: SigningIdentity | None, production: bool) -> None:
         self._app = app
+        self._relay = relay
+        self._production = production
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -128,14 +133,14 @@ class _WalletGate:
             None,
         )
         try:
-            wallet = parse_wallet(header, CHANNELS)
+            wallet = parse_wallet(header, CHANNELS, self._relay, self._production)
         except WalletError as error:
             body = {
                 "errors": [
                     {
                         "message": str(error),
                         "extensions": {
-                            "code": "BAD_INPUT",
+                            "code": error.code,
                             "field": "X-Wallet",
                             "channel": error.channel,
                         },
@@ -153,10 +158,23 @@ def create_app(settings: Settings | None = None, connector: Connector | None = N
     metrics = GatewayMetrics()
     metered = MeteredConnector(connector or make_connector(settings), metrics)
     graphql = _GraphQLApp(metered)
+    relay = settings.relay()
+    # What a caller signs a delegation for (its audience): public, like the certificate itself.
+    relay_info = (
+        {"mspId": relay.identity.msp_id, "fingerprint": fingerprint(relay.identity.certificate)}
+        if relay
+        else None
+    )
 
     async def healthz(request: Request) -> Response:
         return JSONResponse(
-            {"status": "ok", "connector": metered.kind, "channels": list(metered.channels())}
+            {
+                "status": "ok",
+                "connector": metered.kind,
+                "channels": list(metered.channels()),
+                "production": settings.production,
+                "relay": relay_info,
+            }
         )
 
     async def metrics_endpoint(request: Request) -> Response:
@@ -172,7 +190,7 @@ def create_app(settings: Settings | None = None, connector: Connector | None = N
         routes=[
             Route("/healthz", healthz),
             Route("/metrics", metrics_endpoint),
-            Route("/graphql", _WalletGate(graphql)),
+            Route("/graphql", _WalletGate(graphql, relay, settings.production)),
         ],
         lifespan=lifespan,
     )

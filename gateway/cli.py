@@ -16,6 +16,7 @@ from .settings import Settings, default_data_dir
 
 if TYPE_CHECKING:
     from ..channel_connectors.embedded import EmbeddedNetwork
+    from ..channel_connectors.identities import IdentityStore
 
 
 def _progress(message: str) -> None:
@@ -28,6 +29,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
         connector=getattr(args, "connector", None),
+        production=getattr(args, "production", None) or None,
     )
 
 
@@ -82,8 +84,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_wallet(args: argparse.Namespace) -> int:
     from ..chaincode import CHANNELS
+    from ..chaincode.delegation import ACTIONS, DEFAULT_TTL_S
     from ..channel_connectors.identities import CHANNEL_MEMBERS, DEMO_USERS, IdentityStore
-    from .wallet import encode_wallet
+    from .wallet import delegation_wallet, encode_wallet
 
     settings = _settings(args)
     store = IdentityStore(settings.data_dir)
@@ -104,11 +107,73 @@ def cmd_wallet(args: argparse.Namespace) -> int:
         raise SystemExit(f"error: {exc.args[0]}") from None
     if msp_id not in CHANNEL_MEMBERS:
         _progress(
-            f"note: {name} ({msp_id}) is a member of no channel; its wallet holds its identity "
+            f"note: {name} ({msp_id}) is a member of no channel; its wallet holds a credential "
             "for every channel so you can see each channel refuse it"
         )
-    print(encode_wallet({channel: (msp_id, cert, key) for channel in CHANNELS}))
+    if not args.delegate:
+        if any(v is not None for v in (args.ttl, args.channels, args.actions, args.publishes)):
+            raise SystemExit("error: --ttl, --channels, --actions and --publishes need --delegate")
+        _progress(
+            "note: this wallet holds the private key, for local use only; "
+            "`--delegate` prints one that does not"
+        )
+        print(encode_wallet({channel: (msp_id, cert, key) for channel in CHANNELS}))
+        return 0
+    channels = _names(args.channels, CHANNELS, "channel") if args.channels else list(CHANNELS)
+    actions = _names(args.actions, ACTIONS, "action") if args.actions else ["read", "publish"]
+    audience = args.audience or _relay_fingerprint(store)
+    try:
+        print(
+            delegation_wallet(
+                cert,
+                key,
+                msp_id,
+                audience=audience,
+                channels=channels,
+                actions=actions,
+                ttl_s=_duration(args.ttl) if args.ttl else DEFAULT_TTL_S,
+                publishes=args.publishes if args.publishes is not None else 1,
+            )
+        )
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
     return 0
+
+
+def _names(text: str, allowed: Sequence[str], what: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in allowed]
+    if unknown or not names:
+        raise SystemExit(
+            f"error: unknown {what} {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(allowed)}"
+        )
+    return names
+
+
+def _duration(text: str) -> int:
+    """Seconds in "90", "90s", "10m" or "1h"."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d+)\s*([smh]?)\s*", text)
+    if not match:
+        raise SystemExit(f"error: --ttl {text!r} is not a duration like 90s, 10m or 1h")
+    seconds = int(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+    if seconds <= 0:
+        raise SystemExit("error: --ttl must be positive")
+    return seconds
+
+
+def _relay_fingerprint(store: IdentityStore) -> str:
+    from ..chaincode.delegation import fingerprint
+
+    try:
+        return fingerprint(store.relay().identity.certificate)
+    except KeyError:
+        raise SystemExit(
+            f"error: no relay identity in {store.data_dir}; run `datachannels init`, or give the "
+            "remote gateway's relay with --audience (its /healthz shows the fingerprint)"
+        ) from None
 
 
 def cmd_ledger_verify(args: argparse.Namespace) -> int:
@@ -203,7 +268,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         _require_fabric(settings)
     _check_port_free(settings.host, settings.port)
-    wallet_hint = "datachannels wallet --identity acme" + (
+    wallet_hint = "datachannels wallet --identity acme --delegate" + (
         "" if settings.data_dir == default_data_dir() else f" --data-dir {settings.data_dir}"
     )
     _progress(
@@ -320,6 +385,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--connector", choices=("embedded", "fabric"), default=None, help="default embedded"
     )
+    serve.add_argument(
+        "--production",
+        action="store_true",
+        default=None,
+        help="accept delegations only: refuse any X-Wallet entry holding a private key "
+        "(also DATACHANNELS_PRODUCTION=true)",
+    )
     serve.set_defaults(run=cmd_serve)
 
     load = commands.add_parser(
@@ -341,6 +413,22 @@ def build_parser() -> argparse.ArgumentParser:
     group = wallet.add_mutually_exclusive_group(required=True)
     group.add_argument("--list", action="store_true", help="list the demo identities")
     group.add_argument("--identity", metavar="NAME", help="print NAME's X-Wallet header value")
+    wallet.add_argument(
+        "--delegate",
+        action="store_true",
+        help="print delegations signed by NAME (no private key): what production gateways take",
+    )
+    wallet.add_argument("--ttl", help="how long the delegation lives: 90s, 10m (default), 1h")
+    wallet.add_argument("--channels", help="comma-separated channels (default: all)")
+    wallet.add_argument("--actions", help="comma-separated: read, publish (default: read,publish)")
+    wallet.add_argument(
+        "--publishes", type=int, help="how many footprints it may publish (default 1)"
+    )
+    wallet.add_argument(
+        "--audience",
+        metavar="FINGERPRINT",
+        help="the relay it is for, sha256:… (default: this data dir's relay)",
+    )
     wallet.set_defaults(run=cmd_wallet)
 
     ledger = commands.add_parser("ledger", help="inspect the embedded ledger")

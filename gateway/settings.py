@@ -6,6 +6,20 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from ..channel_connectors.identity import CredentialError, SigningIdentity
+
+
+def _pem(setting: str | None, default: Path, what: str) -> bytes | None:
+    """A PEM given as text, as a file path, or the default file if it exists."""
+    if setting:
+        if setting.lstrip().startswith("-----BEGIN"):
+            return setting.encode()
+        path = Path(setting).expanduser()
+        if not path.is_file():
+            raise ValueError(f"the {what} file {path} does not exist")
+        return path.read_bytes()
+    return default.read_bytes() if default.is_file() else None
+
 
 def default_data_dir() -> Path:
     if os.environ.get("DATACHANNELS_DATA_DIR"):
@@ -21,6 +35,28 @@ class Settings:
     port: int = 8000
     connector: str = "embedded"
     log_level: str = "info"
+    # Production: no identity (private key) entries in X-Wallet, delegations only.
+    production: bool = False
+    # The relay identity that carries delegations: a PEM file path or the PEM text itself
+    # (serverless: from a secret in the environment); default: the data dir's `relay`.
+    relay_certificate: str | None = None
+    relay_key: str | None = None
+
+    def relay(self) -> SigningIdentity | None:
+        """The relay's signing identity, or None when it is nowhere to be found."""
+        from ..channel_connectors.identities import OPERATOR_MSP, RELAY
+
+        base = self.data_dir / "identities" / RELAY
+        cert = _pem(self.relay_certificate, base / "cert.pem", "relay certificate")
+        key = _pem(self.relay_key, base / "key.pem", "relay key")
+        if cert is None or key is None:
+            if self.relay_certificate or self.relay_key:
+                raise ValueError("give both the relay certificate and the relay key, or neither")
+            return None
+        try:
+            return SigningIdentity.from_pem(OPERATOR_MSP, cert, key)
+        except CredentialError as exc:
+            raise ValueError(f"the relay identity is unusable: {exc}") from None
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -48,6 +84,11 @@ class Settings:
             )
         if "log_level" in values:
             values["log_level"] = str(values["log_level"]).lower()
+        if "production" in values and isinstance(values["production"], str):
+            text = values["production"].strip().lower()
+            if text not in ("1", "true", "yes", "0", "false", "no"):
+                raise ValueError(f"production must be true or false, got {values['production']!r}")
+            values["production"] = text in ("1", "true", "yes")
         if values.get("connector", "embedded") not in ("embedded", "fabric"):
             raise ValueError(f"connector must be embedded or fabric, got {values['connector']!r}")
         return cls(**values)  # type: ignore[arg-type]

@@ -1,9 +1,15 @@
 """The `X-Wallet` header: one place that writes it and one that reads it.
 
 `X-Wallet: <base64url of a JSON object>` maps a channel name to a credential
-(DESIGN.md).  An identity credential is `{"mspId", "certificate", "privateKey"}`
-in PEM, as in a Fabric wallet.  Errors name the channel and the problem,
-never the secret.
+(DESIGN.md):
+
+* `{"delegation": "<compact JWS>"}`: the normal case.  The caller signed it in its own wallet
+  (`delegation_wallet` below, `datachannels wallet --delegate`, or `/static/delegation.js` in a
+  browser); the gateway's relay carries it and the channel's contract verifies it.
+* `{"mspId", "certificate", "privateKey"}` in PEM, as in a Fabric wallet: for local use only;
+  a gateway in production mode refuses it.
+
+Errors name the channel and the problem, never the secret.
 """
 
 from __future__ import annotations
@@ -14,21 +20,65 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ..channel_connectors.identity import CredentialError, SigningIdentity
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from ..chaincode.delegation import DEFAULT_TTL_S, DelegationError, peek, sign_delegation
+from ..channel_connectors.base import Credential, Delegated
+from ..channel_connectors.identity import CredentialError, Identity, Signer, SigningIdentity
 
 MAX_HEADER_BYTES = 64 * 1024
+HOW_TO_DELEGATE = (
+    "send a delegation instead: `datachannels wallet --identity NAME --delegate` prints one, "
+    "and /static/delegation.js signs one in a browser; the private key stays in your wallet"
+)
 
 
 class WalletError(ValueError):
     """A wallet header that cannot be used; safe to show the caller."""
 
-    def __init__(self, message: str, channel: str | None = None) -> None:
+    def __init__(self, message: str, channel: str | None = None, code: str = "BAD_INPUT") -> None:
         super().__init__(
             f"X-Wallet: {message}"
             if channel is None
             else f"X-Wallet, channel {channel!r}: {message}"
         )
         self.channel = channel
+        self.code = code
+
+
+def delegation_wallet(
+    certificate_pem: bytes,
+    private_key_pem: bytes,
+    msp_id: str,
+    *,
+    audience: str,
+    channels: Iterable[str],
+    actions: Iterable[str] = ("read", "publish"),
+    ttl_s: int = DEFAULT_TTL_S,
+    publishes: int = 1,
+) -> str:
+    """An `X-Wallet` value of one delegation for `channels`, signed here, with no key in it.
+
+    For Python callers: `audience` is the relay's fingerprint, which the gateway's `/healthz`
+    shows.  The key is used to sign and is not kept.
+    """
+    channels = sorted(set(channels))
+    Signer.from_pem(private_key_pem)  # a clear CredentialError for a key that is no P-256 key
+    key = serialization.load_pem_private_key(private_key_pem, password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    token = sign_delegation(
+        certificate_pem,
+        key,
+        audience=audience,
+        channels=channels,
+        actions=actions,
+        ttl_s=ttl_s,
+        publishes=publishes,
+        msp_id=msp_id,
+    )
+    raw = json.dumps({c: {"delegation": token} for c in channels}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
 def encode_wallet(entries: Mapping[str, tuple[str, bytes, bytes]]) -> str:
@@ -45,9 +95,9 @@ def encode_wallet(entries: Mapping[str, tuple[str, bytes, bytes]]) -> str:
 class Wallet:
     """A parsed wallet: lives in one request's context only."""
 
-    credentials: Mapping[str, SigningIdentity]
+    credentials: Mapping[str, Credential]
 
-    def credential(self, channel: str) -> SigningIdentity | None:
+    def credential(self, channel: str) -> Credential | None:
         return self.credentials.get(channel)
 
     def channels(self) -> tuple[str, ...]:
@@ -60,8 +110,17 @@ class Wallet:
 EMPTY_WALLET = Wallet({})
 
 
-def parse_wallet(header: str | None, known_channels: Iterable[str]) -> Wallet:
-    """Decode and check an `X-Wallet` header value; raises WalletError."""
+def parse_wallet(
+    header: str | None,
+    known_channels: Iterable[str],
+    relay: SigningIdentity | None = None,
+    production: bool = False,
+) -> Wallet:
+    """Decode and check an `X-Wallet` header value; raises WalletError.
+
+    `relay` carries delegations (without one, a delegation entry is refused); in `production`
+    an entry holding a private key is refused.
+    """
     if header is None or not header.strip():
         return EMPTY_WALLET
     if len(header) > MAX_HEADER_BYTES:
@@ -78,10 +137,10 @@ def parse_wallet(header: str | None, known_channels: Iterable[str]) -> Wallet:
     if not isinstance(body, dict):
         raise WalletError("must be a JSON object mapping channel names to credentials")
     channels = set(known_channels)
-    credentials: dict[str, SigningIdentity] = {}
-    # A wallet usually gives one identity for every channel: each distinct entry is parsed
+    credentials: dict[str, Credential] = {}
+    # A wallet usually gives one credential for every channel: each distinct entry is parsed
     # once.  This lives for this call only; nothing parsed here outlives the request.
-    parsed: dict[str, SigningIdentity] = {}
+    parsed: dict[str, Credential] = {}
     for channel, entry in body.items():
         if channel not in channels:
             raise WalletError(
@@ -89,18 +148,25 @@ def parse_wallet(header: str | None, known_channels: Iterable[str]) -> Wallet:
             )
         same = json.dumps(entry, sort_keys=True)
         if same not in parsed:
-            parsed[same] = _credential(channel, entry)
+            parsed[same] = _credential(channel, entry, relay, production)
         credentials[channel] = parsed[same]
     return Wallet(credentials)
 
 
-def _credential(channel: str, entry: object) -> SigningIdentity:
+def _credential(
+    channel: str, entry: object, relay: SigningIdentity | None, production: bool
+) -> Credential:
     if not isinstance(entry, dict):
         raise WalletError("credential must be a JSON object", channel)
     if "token" in entry:
+        raise WalletError("access tokens are not supported yet; send a delegation", channel)
+    if "privateKey" in entry and production:
         raise WalletError(
-            "access tokens are not supported yet; give mspId, certificate and privateKey", channel
+            "this gateway runs in production mode and accepts no private key; " + HOW_TO_DELEGATE,
+            channel,
         )
+    if "delegation" in entry:
+        return _delegated(channel, entry, relay)
     missing = [
         f
         for f in ("mspId", "certificate", "privateKey")
@@ -114,3 +180,26 @@ def _credential(channel: str, entry: object) -> SigningIdentity:
         )
     except CredentialError as exc:
         raise WalletError(str(exc), channel) from None
+
+
+def _delegated(channel: str, entry: dict[str, object], relay: SigningIdentity | None) -> Delegated:
+    extra = sorted(set(entry) - {"delegation"})
+    if extra:
+        raise WalletError(
+            f"a delegation entry holds only 'delegation', not {', '.join(extra)}", channel
+        )
+    token = entry["delegation"]
+    if relay is None:
+        raise WalletError(
+            "this gateway has no relay identity, so it cannot carry delegations; its operator "
+            "sets DATACHANNELS_RELAY_CERTIFICATE and DATACHANNELS_RELAY_KEY (docs/deployment.md)",
+            channel,
+            code="CHANNEL_UNAVAILABLE",
+        )
+    if not isinstance(token, str):
+        raise WalletError("delegation must be a string (a compact JWS)", channel)
+    try:
+        msp_id, certificate_pem = peek(token)
+    except DelegationError as refused:
+        raise WalletError(refused.message, channel, code=refused.code) from None
+    return Delegated(relay=relay, delegation=token, identity=Identity(msp_id, certificate_pem))

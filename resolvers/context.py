@@ -13,7 +13,7 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from ..channel_connectors.base import Connector, network
+from ..channel_connectors.base import Connector, Delegated, network
 from ..channel_connectors.errors import ChannelError
 from ..gateway.wallet import Wallet
 from . import engine
@@ -155,12 +155,20 @@ class RequestContext:
 
     async def channel_info(self, channel: str) -> tuple[bool, int | None, str | None]:
         try:
-            info = await network(self.connector, channel).chain_info(
-                self.loaders.credential(channel)
-            )
+            credential = self.loaders.credential(channel)
+            if isinstance(credential, Delegated):
+                # qscc runs no contract, so it cannot check a delegation and would answer the
+                # relay itself: let the channel's contract check it first (an empty read).
+                await (
+                    network(self.connector, channel)
+                    .contract()
+                    .evaluate(credential, "read", json.dumps({"keys": []}))
+                )
+            info = await network(self.connector, channel).chain_info(credential)
         except MissingCredentials:
             return False, None, "MISSING_CREDENTIALS"
         except ChannelError as error:
             # A refusal is an answer: the channel is up, it just does not admit this caller.
-            return error.code == "ACCESS_DENIED", None, error.code
+            refused = error.code == "ACCESS_DENIED" or error.code.startswith("DELEGATION_")
+            return refused, None, error.code
         return True, info.height, None

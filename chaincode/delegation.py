@@ -300,6 +300,8 @@ def _member_issuing(
         raise _invalid("is signed with a CA certificate; sign it with your own identity")
     for msp_id, cas in member_cas.items():
         for ca in cas:
+            if ca.subject != certificate.issuer:
+                continue  # cheap: only a CA of the issuer's name can have signed it
             try:
                 certificate.verify_directly_issued_by(ca)
             except (ValueError, TypeError, InvalidSignature):

@@ -3,7 +3,9 @@
 Every channel has the same shape:
 
 * orderer: single-node etcdraft run by `OperatorMSP` on loopback, TLS on;
-* members: `AuditorsMSP`, `AcmeMSP`, `GlobexMSP` (`OutsiderMSP` is on no channel);
+* members: `AuditorsMSP`, `AcmeMSP`, `GlobexMSP` (`OutsiderMSP` is on no channel), and
+  `OperatorMSP`, so that the gateway's relay can carry delegations and the operator's admin
+  can write the membership record (the contracts refuse it anything else);
 * Readers / Writers: any member's; Admins: a majority of the members' admins;
 * `Endorsement` and `LifecycleEndorsement`: `OR('AuditorsMSP.peer')`, so no
   transaction and no chaincode definition is valid without the auditors' peer;
@@ -156,7 +158,9 @@ def _orderer_section(layout: Layout) -> dict[str, Any]:
 def _application_section(layout: Layout) -> dict[str, Any]:
     auditors_peer = f"OR('{AUDITORS_MSP}.peer')"
     return {
-        "Organizations": [_application_org(layout, msp_id) for msp_id in CHANNEL_ORGS],
+        "Organizations": [
+            _application_org(layout, msp_id) for msp_id in (*CHANNEL_ORGS, OPERATOR_MSP)
+        ],
         "Policies": {
             "Readers": _implicit("ANY Readers"),
             "Writers": _implicit("ANY Writers"),

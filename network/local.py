@@ -246,6 +246,8 @@ def _up(
 
     _write_connection_profile(layout)
     _save_package_ids(layout, package_ids)
+    _step(progress, "membership records (what delegations are checked against)")
+    ensure_membership_records(layout.data_dir, store, progress)
     seconds = time.monotonic() - started_at
     progress(
         f"Fabric network up in {seconds:.1f} s; connection profile: {layout.connection_profile}"
@@ -563,6 +565,45 @@ def _ensure_chaincode(
         ]:
             done.result()
     return package_ids
+
+
+def ensure_membership_records(data_dir: Path, store: IdentityStore, progress: Progress) -> None:
+    """Write each channel's membership record once, as the operator's admin, through the Gateway.
+
+    The same record the embedded ledger writes at set-up (`IdentityStore.membership`): the
+    member organisations' CAs that a delegation's certificate must chain to.
+    """
+    import asyncio
+
+    from ..channel_connectors.errors import ChannelError
+    from ..channel_connectors.fabric import FabricConnector
+    from ..channel_connectors.identities import OPERATOR
+
+    operator = store.signing_identity(OPERATOR)
+    record = store.membership()
+
+    async def write_all() -> list[str]:
+        connector = FabricConnector.from_data_dir(data_dir, timeout=30.0)
+        written = []
+        try:
+            for channel in CHANNELS:
+                try:
+                    await connector.evaluate(channel, operator, "membership")
+                except ChannelError as error:
+                    if error.code != "NOT_FOUND":
+                        raise
+                    await connector.submit(channel, operator, "set_membership", [record])
+                    written.append(channel)
+        finally:
+            await connector.aclose()
+        return written
+
+    written = asyncio.run(write_all())
+    progress(
+        f"  membership record written on {', '.join(written)}"
+        if written
+        else "  every channel has its membership record"
+    )
 
 
 # ------------------------------------------------------- connection profile

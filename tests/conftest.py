@@ -126,6 +126,32 @@ def wallet_for(data_dir: Path, name: str, channels: tuple[str, ...] | None = Non
     return encode_wallet({c: (msp_id, cert, key) for c in (channels or CHANNELS)})
 
 
+def delegation_wallet_for(
+    data_dir: Path,
+    name: str,
+    channels: tuple[str, ...] | None = None,
+    actions: tuple[str, ...] = ("read", "publish"),
+    publishes: int = 1,
+) -> str:
+    """NAME's delegations for the data dir's relay, as `wallet --delegate` prints them."""
+    from datachannels.chaincode import CHANNELS
+    from datachannels.chaincode.delegation import fingerprint
+    from datachannels.channel_connectors.identities import IdentityStore
+    from datachannels.gateway.wallet import delegation_wallet
+
+    store = IdentityStore(data_dir)
+    msp_id, cert, key = store.pem_pair(name)
+    return delegation_wallet(
+        cert,
+        key,
+        msp_id,
+        audience=fingerprint(store.relay().identity.certificate),
+        channels=channels or CHANNELS,
+        actions=actions,
+        publishes=publishes,
+    )
+
+
 @pytest.fixture
 def client(data_dir: Path):
     """The gateway app on the copy, driven in-process."""

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from datachannels.channel_connectors.errors import ChannelError
 
-from tests.conftest import free_fabric_base_port, graphql, wallet_for
+from tests.conftest import delegation_wallet_for, free_fabric_base_port, graphql, wallet_for
 
 pytestmark = pytest.mark.fabric
 
@@ -193,3 +193,77 @@ def test_a_killed_peer_is_unavailable_then_recovers_without_restarting_the_gatew
             break
         time.sleep(1)
     assert answer["data"]["utility"]["gridRates"]["items"][0]["co2LbPerMwh"] == 436.655
+
+
+# ------------------------------------------------------------------------------ delegations
+
+
+def test_the_relay_alone_is_refused_by_every_chaincode(fabric_dir):
+    import asyncio
+
+    from datachannels.chaincode import CHANNELS
+    from datachannels.channel_connectors.fabric import FabricConnector
+    from datachannels.channel_connectors.identities import IdentityStore
+
+    relay = IdentityStore(fabric_dir).relay()
+
+    async def read_as_relay() -> dict[str, ChannelError]:
+        connector = FabricConnector.from_data_dir(fabric_dir)
+        refusals = {}
+        try:
+            for channel in CHANNELS:
+                request = {"ids": []} if channel == "footprint" else {"keys": []}
+                try:
+                    await connector.evaluate(channel, relay, "read", [json.dumps(request)])
+                except ChannelError as error:
+                    refusals[channel] = error
+        finally:
+            await connector.aclose()
+        return refusals
+
+    refusals = asyncio.run(read_as_relay())
+    assert sorted(refusals) == sorted(CHANNELS)
+    for error in refusals.values():
+        assert error.code == "ACCESS_DENIED"
+        assert "a relay must carry a caller's delegation" in error.message
+
+
+def test_a_footprint_through_delegations_equals_the_one_with_acmes_identity_on_fabric(
+    fabric_client, fabric_dir
+):
+    delegated = graphql(
+        fabric_client,
+        EXAMPLE["query"],
+        delegation_wallet_for(fabric_dir, "acme"),
+        EXAMPLE["variables"],
+    )
+    direct = graphql(
+        fabric_client, EXAMPLE["query"], wallet_for(fabric_dir, "acme"), EXAMPLE["variables"]
+    )
+    assert "errors" not in delegated, delegated.get("errors")
+    assert delegated == direct
+
+
+def test_the_outsiders_delegation_is_refused_by_the_chaincode_on_fabric(fabric_client, fabric_dir):
+    answer = graphql(
+        fabric_client,
+        "{ utility { gridRates(first: 1) { items { region } } } }",
+        delegation_wallet_for(fabric_dir, "outsider"),
+    )
+    [error] = answer["errors"]
+    assert error["extensions"] == {"code": "DELEGATION_INVALID", "channel": "utility"}
+    assert "no member organisation of this channel" in error["message"]
+
+
+def test_a_delegated_publish_is_owned_by_the_delegator_and_used_only_once_on_fabric(
+    fabric_client, fabric_dir
+):
+    publish = "mutation($input: FootprintInput!) { publishFootprint(input: $input) { id owner } }"
+    wallet = delegation_wallet_for(fabric_dir, "acme", publishes=1)
+    first = graphql(fabric_client, publish, wallet, EXAMPLE["variables"])
+    assert "errors" not in first, first.get("errors")
+    assert first["data"]["publishFootprint"]["owner"] == "AcmeMSP"
+    second = graphql(fabric_client, publish, wallet, EXAMPLE["variables"])
+    [error] = second["errors"]
+    assert error["extensions"]["code"] == "DELEGATION_REPLAYED"
+    assert second["data"] is None or second["data"]["publishFootprint"] is None

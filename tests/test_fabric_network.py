@@ -284,7 +284,7 @@ def test_chaincode_packages_are_reproducible_ccaas_packages(tmp_path: Path) -> N
     }
 
 
-def test_every_channel_admits_the_three_members_and_needs_the_auditors_endorsement(
+def test_every_channel_admits_the_three_members_and_the_operator_and_needs_the_auditors_endorsement(
     tmp_path: Path,
 ) -> None:
     document = configtx(Layout(tmp_path))
@@ -296,6 +296,7 @@ def test_every_channel_admits_the_three_members_and_needs_the_auditors_endorseme
             "AuditorsMSP",
             "AcmeMSP",
             "GlobexMSP",
+            "OperatorMSP",  # its relay carries delegations; the contracts refuse it alone
         ]
         for policy in ("Endorsement", "LifecycleEndorsement"):
             assert application["Policies"][policy] == {

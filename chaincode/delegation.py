@@ -120,8 +120,9 @@ def sign_delegation(
         raise ValueError(f"actions must be some of {', '.join(ACTIONS)}, got {sorted(unknown)}")
     if ttl_s <= 0:
         raise ValueError("a delegation's lifetime must be positive")
-    if publishes < 1:
-        raise ValueError("publishes must be at least 1")
+    if not 1 <= publishes <= MAX_PUBLISHES:
+        # The contracts refuse any other count, so a wallet must not sign one.
+        raise ValueError(f"publishes must be from 1 to {MAX_PUBLISHES}")
     certificate = x509.load_pem_x509_certificate(certificate_pem)
     issued = int(time.time()) if now is None else now
     claims: dict[str, Any] = {

@@ -81,16 +81,27 @@ class EmbeddedNetwork:
             self._ensure_membership(channel)
         return created
 
-    def _ensure_membership(self, channel: str) -> None:
-        """Write the channel's membership record once, as the operator's admin."""
-        ledger = self._ledgers[channel]
-        if OPERATOR_MSP not in ledger.config.member_map():
+    def check_current(self) -> None:
+        """Refuse, with a ChannelError saying what to do, ledgers made before delegations.
+
+        The embedded ledger has no configuration updates, so a channel created without the
+        operator's organisation can never admit the relay.  Cheap: reads each channel's config.
+        """
+        for channel in CHANNELS:
+            self._check_current(channel)
+
+    def _check_current(self, channel: str) -> None:
+        if OPERATOR_MSP not in self.ledger(channel).config.member_map():
             raise ChannelError(
                 "CHANNEL_UNAVAILABLE",
                 channel,
                 f"the ledger in {self.ledger_dir} predates delegations (its operator is no "
                 "member); create a new data directory with `datachannels init --data-dir DIR`",
             )
+
+    def _ensure_membership(self, channel: str) -> None:
+        """Write the channel's membership record once, as the operator's admin."""
+        self._check_current(channel)
         operator = self.identities.signing_identity(OPERATOR)
         try:
             self.evaluate(channel, operator, "membership")

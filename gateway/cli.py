@@ -262,9 +262,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if settings.connector == "embedded":
         from ..channel_connectors.embedded import EmbeddedNetwork, init_data_dir
 
-        if not EmbeddedNetwork(settings.data_dir).is_initialised():
+        embedded = EmbeddedNetwork(settings.data_dir)
+        if not embedded.is_initialised():
             _progress(f"first start: initialising {settings.data_dir}")
             init_data_dir(settings.data_dir, _progress)
+        else:
+            embedded.check_current()
     else:
         _require_fabric(settings)
     _check_port_free(settings.host, settings.port)
@@ -499,6 +502,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:  # settings errors
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ChannelError as exc:  # e.g. a data directory this version cannot use
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

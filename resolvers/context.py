@@ -158,11 +158,13 @@ class RequestContext:
             credential = self.loaders.credential(channel)
             if isinstance(credential, Delegated):
                 # qscc runs no contract, so it cannot check a delegation and would answer the
-                # relay itself: let the channel's contract check it first (an empty read).
+                # relay itself: let the channel's contract check it first (an empty read; the
+                # footprint contract reads by id, the source contracts by key).
+                empty = {"ids": []} if channel == "footprint" else {"keys": []}
                 await (
                     network(self.connector, channel)
                     .contract()
-                    .evaluate(credential, "read", json.dumps({"keys": []}))
+                    .evaluate(credential, "read", json.dumps(empty))
                 )
             info = await network(self.connector, channel).chain_info(credential)
         except MissingCredentials:

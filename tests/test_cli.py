@@ -288,3 +288,31 @@ def test_wallet_names_are_not_case_sensitive(loaded_data_dir: Path):
         run("wallet", "--identity", "ACME", data_dir=loaded_data_dir).stdout.strip()
         == run("wallet", "--identity", "acme", data_dir=loaded_data_dir).stdout.strip()
     )
+
+
+def test_a_data_dir_made_before_delegations_gets_a_clear_error_not_a_traceback(tmp_path: Path):
+    from datachannels.chaincode import CHANNELS
+    from datachannels.channel_connectors.embedded import channel_config
+    from datachannels.channel_connectors.identities import OPERATOR_MSP, IdentityStore
+    from datachannels.channel_connectors.ledger import ChannelConfig, ChannelLedger
+
+    # Channels as earlier versions made them: the operator's organisation is no member, and the
+    # embedded ledger has no configuration update that could add it.
+    old = tmp_path / "old"
+    store = IdentityStore(old)
+    store.ensure()
+    for channel in CHANNELS:
+        config = channel_config(store, channel)
+        before = ChannelConfig(
+            channel=channel,
+            members=tuple(m for m in config.members if m.msp_id != OPERATOR_MSP),
+            writers=tuple(w for w in config.writers if w != OPERATOR_MSP),
+            node=config.node,
+        )
+        ChannelLedger.create(old / "ledger" / f"{channel}.sqlite", before, store.node())
+    for command in (["init"], ["serve", "--port", "0"]):
+        result = run(*command, data_dir=old, check=False)
+        assert result.returncode == 1, (command, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert "predates delegations" in result.stderr
+        assert "datachannels init --data-dir DIR" in result.stderr

@@ -19,7 +19,7 @@ from datachannels.gateway.app import create_app
 from datachannels.gateway.settings import Settings
 from starlette.testclient import TestClient
 
-from .conftest import wallet_for
+from .conftest import delegation_wallet_for, wallet_for
 
 EXAMPLE = json.loads((Path(__file__).parents[1] / "docs/examples/footprint.json").read_text())
 
@@ -42,17 +42,24 @@ def slow_utility_client(data_dir: Path):
         yield client
 
 
+@pytest.mark.parametrize(
+    ("kind", "code"), [("identity", "ACCESS_DENIED"), ("delegation", "DELEGATION_INVALID")]
+)
 def test_outsider_footprint_names_the_first_activity_channel_every_time(
-    slow_utility_client: TestClient, data_dir: Path
+    slow_utility_client: TestClient, data_dir: Path, kind: str, code: str
 ) -> None:
-    wallet = wallet_for(data_dir, "outsider")
+    wallet = (
+        wallet_for(data_dir, "outsider")
+        if kind == "identity"
+        else delegation_wallet_for(data_dir, "outsider")
+    )
     for _ in range(10):
         body = slow_utility_client.post("/graphql", json=EXAMPLE, headers={"X-Wallet": wallet})
         errors = body.json()["errors"]
         assert [(e["path"], e["extensions"]["channel"]) for e in errors] == [
             (["footprint"], "utility")
         ]
-        assert errors[0]["extensions"]["code"] == "ACCESS_DENIED"
+        assert errors[0]["extensions"]["code"] == code
 
 
 def test_errors_of_several_fields_follow_the_order_of_the_query(

@@ -1,25 +1,26 @@
 """The gateway: a Starlette app factory that tests call with their own settings.
 
 Routes: `/graphql` (GraphQL over GET and POST, GraphiQL in a browser),
-`/healthz`, `/metrics` (Prometheus text).  The `X-Wallet` header is parsed
-here, in one place, before any resolver runs; a malformed wallet is a 400
-that names the problem and the channel, never the secret.  The parsed wallet
-lives in the request's context only.
+`/healthz`, `/metrics` (Prometheus text), `/static` (GraphiQL's files and
+delegation.js).  The `X-Wallet` header is parsed here, in one place, before any
+resolver runs; a malformed wallet is a 400 that names the problem and the
+channel, never the secret.  The parsed wallet lives in the request's context only.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
@@ -31,6 +32,7 @@ from ..channel_connectors.base import Connector
 from ..channel_connectors.identity import SigningIdentity
 from ..resolvers.context import RequestContext
 from ..schema import schema
+from . import graphiql
 from .metrics import GatewayMetrics, MeteredConnector
 from .settings import Settings
 from .wallet import EMPTY_WALLET, WalletError, parse_wallet
@@ -38,7 +40,7 @@ from .wallet import EMPTY_WALLET, WalletError, parse_wallet
 log = logging.getLogger("datachannels.gateway")
 
 WALLET_HEADER = "x-wallet"
-_GRAPHIQL_HINT = {"X-Wallet": "paste the output of: datachannels wallet --identity acme --delegate"}
+STATIC = Path(__file__).resolve().parent / "static"
 
 
 def make_connector(settings: Settings) -> Connector:
@@ -57,16 +59,8 @@ class _GraphQLApp(GraphQL):
     def __init__(self, connector: Connector) -> None:
         super().__init__(schema, graphql_ide="graphiql")
         self._connector = connector
-        # The wallet holds private keys: GraphiQL must not keep it in the browser's storage.
-        self._ide_html = (
-            super()
-            .graphql_ide_html.replace("shouldPersistHeaders: true", "shouldPersistHeaders: false")
-            .replace(
-                "headers: defaultHeaders,",
-                f"headers: JSON.stringify({json.dumps(_GRAPHIQL_HINT)}, null, 2),",
-                1,
-            )
-        )
+        # Our page, over files served from /static: no CDN, and no header ever kept in storage.
+        self._ide_html = graphiql.page()
 
     @property
     def graphql_ide_html(self) -> str:
@@ -191,6 +185,8 @@ def create_app(settings: Settings | None = None, connector: Connector | None = N
             Route("/healthz", healthz),
             Route("/metrics", metrics_endpoint),
             Route("/graphql", _WalletGate(graphql, relay, settings.production)),
+            # GraphiQL's files and the browser's delegation module (static/delegation.js).
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         lifespan=lifespan,
     )

@@ -160,7 +160,7 @@ class RequestContext:
                 # qscc runs no contract, so it cannot check a delegation and would answer the
                 # relay itself: let the channel's contract check it first (an empty read; the
                 # footprint contract reads by id, the source contracts by key).
-                empty = {"ids": []} if channel == "footprint" else {"keys": []}
+                empty: dict[str, list[str]] = {"ids" if channel == "footprint" else "keys": []}
                 await (
                     network(self.connector, channel)
                     .contract()

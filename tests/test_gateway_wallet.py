@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 
 import pytest
 from datachannels.chaincode import CHANNELS
@@ -145,8 +146,12 @@ def test_graphiql_is_served_to_browsers_and_does_not_store_the_wallet(client):
     page = client.get("/graphql", headers={"Accept": "text/html"})
     assert page.status_code == 200
     assert "graphiql" in page.text.lower()
-    assert "shouldPersistHeaders: false" in page.text
-    assert "X-Wallet" in page.text
+    assert "X-Wallet" in page.text and "--delegate" in page.text
+    # Every script and style sheet is the gateway's own (tests/test_browser.py runs the page).
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(s.startswith("/static/") for s in sources), sources
+    for source in sources:
+        assert client.get(source).status_code == 200, source
 
 
 def test_a_key_on_an_unsupported_curve_is_a_400_not_a_crash(client, data_dir):

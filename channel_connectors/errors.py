@@ -20,6 +20,8 @@ CODES = (
     "DELEGATION_EXPIRED",
     "DELEGATION_SCOPE",
     "DELEGATION_REPLAYED",
+    # The gateway's own bounds on one request (never raised by a contract).
+    "LIMIT_EXCEEDED",
 )
 
 _CONTRACT_MESSAGE = re.compile(

@@ -112,10 +112,20 @@ class SigningIdentity:
 
 
 def load_certificate(pem: bytes) -> x509.Certificate:
+    """A certificate whose every field a channel reads parses; CredentialError otherwise.
+
+    `cryptography` parses names and extensions lazily, so a certificate with a corrupted
+    issuer loads and only fails later, deep in a membership check: read them all now.
+    """
     try:
-        return x509.load_pem_x509_certificate(pem)
+        certificate = x509.load_pem_x509_certificate(pem)
+        certificate.issuer.rfc4514_string()
+        certificate.subject.rfc4514_string()
+        list(certificate.extensions)
+        _ = (certificate.not_valid_before_utc, certificate.not_valid_after_utc)
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise CredentialError("certificate is not a valid PEM X.509 certificate") from exc
+    return certificate
 
 
 def certificate_fingerprint(certificate: x509.Certificate) -> str:

@@ -17,6 +17,8 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -31,8 +33,9 @@ from ..chaincode.delegation import fingerprint
 from ..channel_connectors.base import Connector
 from ..channel_connectors.identity import SigningIdentity
 from ..resolvers.context import RequestContext
-from ..schema import schema
+from ..schema import make_schema, schema
 from . import graphiql
+from .guard import RequestGuard, ResponseShape, SecurityHeaders
 from .metrics import GatewayMetrics, MeteredConnector
 from .settings import Settings
 from .wallet import EMPTY_WALLET, WalletError, parse_wallet
@@ -56,8 +59,11 @@ def make_connector(settings: Settings) -> Connector:
 class _GraphQLApp(GraphQL):
     """Strawberry's ASGI app, with our per-request context and a wallet-safe GraphiQL page."""
 
-    def __init__(self, connector: Connector) -> None:
-        super().__init__(schema, graphql_ide="graphiql")
+    def __init__(self, connector: Connector, settings: Settings) -> None:
+        super().__init__(
+            schema if settings.enabled("introspection") else make_schema(introspection=False),
+            graphql_ide="graphiql" if settings.enabled("graphiql") else None,
+        )
         self._connector = connector
         # Our page, over files served from /static: no CDN, and no header ever kept in storage.
         self._ide_html = graphiql.page()
@@ -70,6 +76,11 @@ class _GraphQLApp(GraphQL):
         response = await super().process_result(request, result)
         errors = response.get("errors")
         if errors:
+            for error in errors:
+                # Errors raised before execution (a document that does not parse, too many
+                # tokens) skip the schema's extensions: they are the caller's, like validation.
+                if isinstance(error, dict):
+                    error.setdefault("extensions", {}).setdefault("code", "BAD_INPUT")
             response["errors"] = _in_response_order(errors, response.get("data"))
         return response
 
@@ -151,7 +162,7 @@ def create_app(settings: Settings | None = None, connector: Connector | None = N
     settings = settings or Settings.from_env()
     metrics = GatewayMetrics()
     metered = MeteredConnector(connector or make_connector(settings), metrics)
-    graphql = _GraphQLApp(metered)
+    graphql = _GraphQLApp(metered, settings)
     relay = settings.relay()
     # What a caller signs a delegation for (its audience): public, like the certificate itself.
     relay_info = (
@@ -180,13 +191,32 @@ def create_app(settings: Settings | None = None, connector: Connector | None = N
         yield
         await metered.aclose()
 
+    endpoint = ResponseShape(
+        RequestGuard(_WalletGate(graphql, relay, settings.production), settings.max_body_bytes)
+    )
+    routes = [
+        Route("/healthz", healthz),
+        Route("/graphql", endpoint),
+        # GraphiQL's files and the browser's delegation module (static/delegation.js).
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    if settings.enabled("metrics"):
+        routes.append(Route("/metrics", metrics_endpoint))
     app = Starlette(
-        routes=[
-            Route("/healthz", healthz),
-            Route("/metrics", metrics_endpoint),
-            Route("/graphql", _WalletGate(graphql, relay, settings.production)),
-            # GraphiQL's files and the browser's delegation module (static/delegation.js).
-            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        routes=routes,
+        middleware=[
+            Middleware(SecurityHeaders),
+            # Front ends on other origins: only those configured.  Credentials travel in
+            # X-Wallet, never in cookies, and POST bodies must be JSON, so a page on any other
+            # origin can neither read answers nor forge a request that carries a wallet.
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.allowed_origins(),
+                allow_methods=["GET", "POST"],
+                allow_headers=["content-type", "x-wallet", "accept"],
+                allow_credentials=False,
+                max_age=600,
+            ),
         ],
         lifespan=lifespan,
     )

@@ -41,6 +41,22 @@ class Settings:
     # (serverless: from a secret in the environment); default: the data dir's `relay`.
     relay_certificate: str | None = None
     relay_key: str | None = None
+    # Bounds on one request (each refusal is a coded error, see docs/architecture.md).
+    max_body_bytes: int = 1024 * 1024
+    # Browser front ends on these origins (comma-separated, exact) may call the gateway.
+    cors_origins: str = ""
+    # GraphiQL, introspection and /metrics: on unless production, when not set.
+    graphiql: bool | None = None
+    introspection: bool | None = None
+    metrics: bool | None = None
+
+    def enabled(self, feature: str) -> bool:
+        """Whether graphiql, introspection or metrics is on: as set, else off in production."""
+        value = getattr(self, feature)
+        return (not self.production) if value is None else bool(value)
+
+    def allowed_origins(self) -> tuple[str, ...]:
+        return tuple(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
 
     def relay(self) -> SigningIdentity | None:
         """The relay's signing identity, or None when it is nowhere to be found."""
@@ -84,11 +100,23 @@ class Settings:
             )
         if "log_level" in values:
             values["log_level"] = str(values["log_level"]).lower()
-        if "production" in values and isinstance(values["production"], str):
-            text = values["production"].strip().lower()
-            if text not in ("1", "true", "yes", "0", "false", "no"):
-                raise ValueError(f"production must be true or false, got {values['production']!r}")
-            values["production"] = text in ("1", "true", "yes")
+        for name in ("production", "graphiql", "introspection", "metrics"):
+            if name in values and isinstance(values[name], str):
+                text = str(values[name]).strip().lower()
+                if text not in ("1", "true", "yes", "0", "false", "no"):
+                    raise ValueError(f"{name} must be true or false, got {values[name]!r}")
+                values[name] = text in ("1", "true", "yes")
+        for name in ("max_body_bytes",):
+            if name in values:
+                try:
+                    number = int(str(values[name]))
+                except ValueError:
+                    raise ValueError(
+                        f"{name} must be a whole number, got {values[name]!r}"
+                    ) from None
+                if number < 1:
+                    raise ValueError(f"{name} must be at least 1, got {number}")
+                values[name] = number
         if values.get("connector", "embedded") not in ("embedded", "fabric"):
             raise ValueError(f"connector must be embedded or fabric, got {values['connector']!r}")
         return cls(**values)  # type: ignore[arg-type]

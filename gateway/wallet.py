@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -32,6 +33,9 @@ HOW_TO_DELEGATE = (
     "send a delegation instead: `datachannels wallet --identity NAME --delegate` prints one, "
     "and /static/delegation.js signs one in a browser; the private key stays in your wallet"
 )
+
+
+_FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
 
 
 class WalletError(ValueError):
@@ -132,8 +136,8 @@ def parse_wallet(
         raise WalletError("not valid base64url") from None
     try:
         body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise WalletError("base64url does not decode to JSON") from None
+    except (ValueError, RecursionError):  # not JSON or not UTF-8, too deep, too many digits
+        raise WalletError("base64url does not decode to JSON this gateway reads") from None
     if not isinstance(body, dict):
         raise WalletError("must be a JSON object mapping channel names to credentials")
     channels = set(known_channels)
@@ -143,8 +147,10 @@ def parse_wallet(
     parsed: dict[str, Credential] = {}
     for channel, entry in body.items():
         if channel not in channels:
+            # Never quote the name: a careless wallet may put anything there, even a key.
             raise WalletError(
-                f"unknown channel; channels are {', '.join(sorted(channels))}", channel
+                "an entry names a channel this gateway does not have; channels are "
+                + ", ".join(sorted(channels))
             )
         same = json.dumps(entry, sort_keys=True)
         if same not in parsed:
@@ -185,9 +191,11 @@ def _credential(
 def _delegated(channel: str, entry: dict[str, object], relay: SigningIdentity | None) -> Delegated:
     extra = sorted(set(entry) - {"delegation"})
     if extra:
-        raise WalletError(
-            f"a delegation entry holds only 'delegation', not {', '.join(extra)}", channel
-        )
+        # Field names are quoted only when they look like field names.
+        named = [name for name in extra if _FIELD_NAME.fullmatch(name)]
+        others = len(extra) - len(named)
+        listed = ", ".join(named + ([f"{others} other field(s)"] if others else []))
+        raise WalletError(f"a delegation entry holds only 'delegation', not {listed}", channel)
     token = entry["delegation"]
     if relay is None:
         raise WalletError(

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import uuid
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, MaxTokensLimiter, ParserCache, ValidationCache
+from graphql.validation import NoSchemaIntrospectionCustomRule as NoSchemaIntrospection
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxTokensLimiter,
+    ParserCache,
+    ValidationCache,
+)
 from strawberry.types import ExecutionContext, Info
 
 from ..chaincode import CHANNELS, SOURCE_CHANNELS
@@ -18,6 +27,8 @@ from .common import ChannelInfo
 from .footprint import Footprint, FootprintInput, PublishedFootprint
 from .shipping import ShippingChannel
 from .utility import UtilityChannel
+
+log = logging.getLogger(__name__)
 
 
 def _published(record: dict, footprint: Footprint, block: int | None = None) -> PublishedFootprint:
@@ -125,8 +136,17 @@ class _CodedErrors(MaskErrors):
         )
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        # The caller gets an id to quote; the server's log has the same id with the trace.
+        error_id = uuid.uuid4().hex[:16]
+        log.error(
+            "internal error %s at %s",
+            error_id,
+            ".".join(str(step) for step in error.path or ()),
+            exc_info=error.original_error or error,
+        )
         masked = super().anonymise_error(error)
-        masked.extensions = {"code": "INTERNAL"}
+        masked.message = f"Internal error (id {error_id})"
+        masked.extensions = {"code": "INTERNAL", "errorId": error_id}
         return masked
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
@@ -141,26 +161,30 @@ class _Schema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        # Errors written for the caller are not server faults: log only the others, with their
-        # trace.
-        unexpected = [e for e in errors if not _expected(e)]
-        if unexpected:
-            super().process_errors(unexpected, execution_context)
+        # Errors written for the caller are not server faults, and the others are logged with
+        # their id and trace where they are masked (_CodedErrors.anonymise_error).
+        return None
 
 
-schema = _Schema(
-    query=Query,
-    mutation=Mutation,
-    extensions=[
-        # No depth limiter: no type here refers back to itself, so a query's depth is bounded by
-        # the schema (about 6), and strawberry's QueryDepthLimiter would re-validate every request
-        # (2 ms), defeating the validation cache. The token limit bounds a query's size (aliases
-        # included).
-        lambda: MaxTokensLimiter(max_token_count=20000),
-        # Parsed and validated documents are shared across requests: they hold query text only,
-        # never a credential.
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
-        _CodedErrors,
-    ],
-)
+def make_schema(introspection: bool = True) -> strawberry.Schema:
+    """The gateway's schema; production serves it without introspection."""
+    return _Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            # No depth limiter: no type here refers back to itself, so a query's depth is bounded
+            # by the schema (about 6), and strawberry's QueryDepthLimiter would re-validate every
+            # request (2 ms), defeating the validation cache. The token limit bounds a query's
+            # size (aliases included).
+            lambda: MaxTokensLimiter(max_token_count=20000),
+            # Parsed and validated documents are shared across requests: they hold query text
+            # only, never a credential.
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+            _CodedErrors,
+            *([] if introspection else [lambda: AddValidationRules([NoSchemaIntrospection])]),
+        ],
+    )
+
+
+schema = make_schema()

@@ -127,6 +127,15 @@ class Browser:
         self.page = context.new_page()
         self.errors: list[str] = []
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        # The gateway's content security policy must not refuse anything its own page does.
+        self.page.on(
+            "console",
+            lambda message: (
+                self.errors.append(message.text)
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
 
 
 @pytest.fixture(scope="module")

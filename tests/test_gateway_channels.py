@@ -166,7 +166,9 @@ def test_bad_input_names_the_field_and_the_allowed_values(client, data_dir):
         assert hint in error["message"], error["message"]
 
 
-def test_an_unexpected_failure_is_masked_without_a_stack_trace(client, data_dir, monkeypatch):
+def test_an_unexpected_failure_is_masked_without_a_stack_trace(
+    client, data_dir, monkeypatch, caplog
+):
     from datachannels.resolvers import engine
 
     def explode(*args, **kwargs):
@@ -180,8 +182,14 @@ def test_an_unexpected_failure_is_masked_without_a_stack_trace(client, data_dir,
         wallet_for(data_dir, "acme"),
         {"i": {"electricity": [{"kwh": 1, "gridRegion": "CAMX"}]}},
     )
-    assert answer["errors"][0]["message"] == "Internal error"
+    [error] = answer["errors"]
+    error_id = error["extensions"]["errorId"]
+    assert error["message"] == f"Internal error (id {error_id})"
+    assert error["extensions"] == {"code": "INTERNAL", "errorId": error_id}
     assert "secret internals" not in json.dumps(answer) and "Traceback" not in json.dumps(answer)
+    # The server's log has the same id, with what happened.
+    [record] = [r for r in caplog.records if error_id in r.getMessage()]
+    assert record.exc_info and "secret internals" in str(record.exc_info[1])
 
 
 def test_input_that_does_not_fit_the_schema_is_bad_input_with_graphqls_own_message(

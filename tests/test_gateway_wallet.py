@@ -20,6 +20,11 @@ def _b64(body: object) -> str:
     return base64.urlsafe_b64encode(json.dumps(body).encode()).decode().rstrip("=")
 
 
+def _b64_text(text: str) -> str:
+    """JSON text as written (json.dumps of 20,000 nested lists would exceed Python's stack)."""
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
 def _entry(data_dir, name="acme") -> dict:
     msp_id, cert, key = IdentityStore(data_dir).pem_pair(name)
     return {"mspId": msp_id, "certificate": cert.decode(), "privateKey": key.decode()}
@@ -37,7 +42,25 @@ def _cases(data_dir):
             None,
         ),
         ("a JSON array", _b64([good]), "must be a JSON object", None),
-        ("unknown channel", _b64({"weather": good}), "unknown channel", "weather"),
+        ("unknown channel", _b64({"weather": good}), "a channel this gateway does not have", None),
+        (
+            "a key where a channel name goes",
+            _b64({good["privateKey"]: good}),
+            "a channel this gateway does not have",
+            None,
+        ),
+        (
+            "a key as a field name of a delegation entry",
+            _b64({"utility": {"delegation": "a.b.c", good["privateKey"]: 1}}),
+            "holds only 'delegation', not 1 other field(s)",
+            "utility",
+        ),
+        (
+            "a wallet nested 20,000 deep",
+            _b64_text('{"utility": ' + "[" * 20_000 + "]" * 20_000 + "}"),
+            "does not decode to JSON this gateway reads",
+            None,
+        ),
         (
             "credential not an object",
             _b64({"utility": "abc"}),
@@ -185,3 +208,34 @@ def test_one_identity_given_for_every_channel_is_parsed_once_and_a_bad_one_still
     with pytest.raises(WalletError) as refused:
         parse_wallet(mixed, CHANNELS)
     assert "'airline'" in str(refused.value) and "does not match" in str(refused.value)
+
+
+def _with_corrupted_issuer(certificate_pem: str) -> str:
+    """The certificate with one byte of its issuer name broken: it still loads (cryptography
+    parses names lazily), and only reading the issuer fails."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    certificate = x509.load_pem_x509_certificate(certificate_pem.encode())
+    der = bytearray(certificate.public_bytes(serialization.Encoding.DER))
+    at = bytes(der).index(certificate.issuer.public_bytes())
+    der[at + 11] = 0x00  # the tag of the first name's value
+    broken = x509.load_der_x509_certificate(bytes(der))
+    with pytest.raises(ValueError):
+        broken.issuer.rfc4514_string()
+    return broken.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_a_certificate_with_a_corrupted_issuer_is_a_400_naming_the_channel(client, data_dir):
+    entry = _entry(data_dir)
+    entry["certificate"] = _with_corrupted_issuer(entry["certificate"])
+    response = client.post(
+        "/graphql",
+        json={"query": "{ channels { name } }"},
+        headers={"X-Wallet": _b64({"shipping": entry})},
+    )
+    assert response.status_code == 400, response.text
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "BAD_INPUT", "field": "X-Wallet", "channel": "shipping"}
+    assert "certificate is not a valid PEM X.509 certificate" in error["message"]
+    assert "BEGIN" not in response.text

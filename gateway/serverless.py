@@ -1,0 +1,49 @@
+"""The gateway as an AWS Lambda function behind an API Gateway HTTP API (payload format 2.0).
+
+Set the function's handler to `datachannels.gateway.serverless.handler` and install the
+`lambda` extra (mangum).  Configuration is the same `DATACHANNELS_*` environment as the server:
+
+* Connector: `DATACHANNELS_CONNECTOR=fabric`, with `DATACHANNELS_DATA_DIR` holding
+  `fabric/connection.json` (packaged with the function, or on a mounted file system).  The
+  embedded ledger is files on one machine's disk, and each Lambda instance has its own, so it
+  is for trying the handler locally, never for a deployment.
+* Relay identity: `DATACHANNELS_RELAY_CERTIFICATE` and `DATACHANNELS_RELAY_KEY` each take the
+  PEM text itself (a value starting `-----BEGIN`, e.g. a secret injected into the environment)
+  or a path to a PEM file.  Give both or neither; with neither, the data dir's
+  `identities/relay/` is used if it is there, and without a relay delegations are refused.
+* `DATACHANNELS_PRODUCTION=true`: wallets carry delegations only (an identity with a private
+  key is a 400), and GraphiQL, introspection and /metrics are off unless set.
+
+The app is built on the first invocation, not at import: importing stays free of side effects
+(tests and tools can import this module), and a cold start costs the same either way, since
+the first invocation follows the import at once.  Lambda then reuses the process, so later
+invocations share the app and the connector's open connections.
+
+Lifespan is off: mangum runs the ASGI startup and shutdown around every invocation, and the
+gateway's shutdown closes the connector, so each request would open its Fabric connections
+anew.  Lambda gives a frozen process no shutdown to run anyway.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mangum import Mangum
+
+from .app import create_app
+from .settings import Settings
+
+_handler: Mangum | None = None
+
+
+def make_handler(settings: Settings | None = None) -> Mangum:
+    """A Lambda handler over a new gateway app (settings from the environment if not given)."""
+    return Mangum(create_app(settings or Settings.from_env()), lifespan="off")
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The Lambda entry point: the process's one app, built on the first call."""
+    global _handler
+    if _handler is None:
+        _handler = make_handler()
+    return _handler(event, context)

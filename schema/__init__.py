@@ -84,7 +84,7 @@ class Query:
     @strawberry.field(
         description="Compute a footprint from the channels, read as you; nothing is published."
     )
-    async def footprint(self, info: Info, input: FootprintInput) -> Footprint:
+    async def footprint(self, info: Info, input: FootprintInput) -> Footprint | None:
         return Footprint.from_engine(await info.context.compute_footprint(input.to_engine()))
 
     @strawberry.field(
@@ -105,7 +105,9 @@ class Mutation:
     @strawberry.mutation(
         description="Compute a footprint and publish it to the footprint channel, signed by you."
     )
-    async def publish_footprint(self, info: Info, input: FootprintInput) -> PublishedFootprint:
+    async def publish_footprint(
+        self, info: Info, input: FootprintInput
+    ) -> PublishedFootprint | None:
         request = input.to_engine()
         footprint, answer, submitted = await info.context.publish_footprint(request)
         record = {

@@ -83,7 +83,7 @@ def test_acme_cannot_use_globex_audited_invoices_in_a_footprint(client, data_dir
         wallet_for(data_dir, "acme"),
         {"i": {"electricity": [{"kwh": 10, "utilityId": "1015"}]}},
     )
-    assert answer["data"] is None
+    assert answer["data"] == {"footprint": None}
     assert answer["errors"][0]["extensions"]["code"] == "BAD_INPUT"
     assert "no audited invoice of utility 1015" in answer["errors"][0]["message"]
     mine = graphql(
@@ -350,3 +350,25 @@ def test_the_engine_derives_keys_and_compares_names_as_the_contracts_do():
     ):
         assert engine._slug(text) == slug(text)
         assert engine._norm(text) == fold_text(text)
+
+
+def test_a_failing_footprint_costs_only_itself_its_siblings_are_served(client, data_dir):
+    query = (
+        "query($bad: FootprintInput!, $good: FootprintInput!) { channels { name } "
+        "bad: footprint(input: $bad) { totalKgCO2e } "
+        "good: footprint(input: $good) { totalKgCO2e } }"
+    )
+    answer = graphql(
+        client,
+        query,
+        wallet_for(data_dir, "acme"),
+        {
+            "bad": {"electricity": [{"kwh": 10, "gridRegion": "NOWHERE"}]},
+            "good": {"electricity": [{"kwh": 1000, "gridRegion": "CAMX"}]},
+        },
+    )
+    assert answer["data"]["bad"] is None
+    assert answer["data"]["good"]["totalKgCO2e"] > 0
+    assert [c["name"] for c in answer["data"]["channels"]][:1] == ["utility"]
+    [error] = answer["errors"]
+    assert error["path"] == ["bad"] and error["extensions"]["code"] == "BAD_INPUT"

@@ -60,6 +60,7 @@ class _GraphQLApp(GraphQL):
     """Strawberry's ASGI app, with our per-request context and a wallet-safe GraphiQL page."""
 
     def __init__(self, connector: Connector, settings: Settings) -> None:
+        self._max_activities = settings.max_activities
         super().__init__(
             schema if settings.enabled("introspection") else make_schema(introspection=False),
             graphql_ide="graphiql" if settings.enabled("graphiql") else None,
@@ -88,7 +89,9 @@ class _GraphQLApp(GraphQL):
         self, request: Any, response: Any
     ) -> RequestContext:
         wallet = request.scope.get("state", {}).get("wallet", EMPTY_WALLET)
-        return RequestContext(connector=self._connector, wallet=wallet)
+        return RequestContext(
+            connector=self._connector, wallet=wallet, max_activities=self._max_activities
+        )
 
 
 def _in_response_order(errors: list[object], data: Any) -> list[object]:

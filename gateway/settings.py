@@ -43,6 +43,7 @@ class Settings:
     relay_key: str | None = None
     # Bounds on one request (each refusal is a coded error, see docs/architecture.md).
     max_body_bytes: int = 1024 * 1024
+    max_activities: int = 1000
     # Browser front ends on these origins (comma-separated, exact) may call the gateway.
     cors_origins: str = ""
     # GraphiQL, introspection and /metrics: on unless production, when not set.
@@ -106,7 +107,7 @@ class Settings:
                 if text not in ("1", "true", "yes", "0", "false", "no"):
                     raise ValueError(f"{name} must be true or false, got {values[name]!r}")
                 values[name] = text in ("1", "true", "yes")
-        for name in ("max_body_bytes",):
+        for name in ("max_body_bytes", "max_activities"):
             if name in values:
                 try:
                     number = int(str(values[name]))

@@ -39,6 +39,8 @@ def bad_input_from(error: engine.EngineError) -> BadInput:
 class RequestContext:
     connector: Connector
     wallet: Wallet
+    # Activities one request may ask for, over all its footprints (schema/limits.py).
+    max_activities: int = 1000
     loaders: ChannelLoaders = field(init=False)
     _block_loaders: dict[str, DataLoader[str, int | None]] = field(init=False, default_factory=dict)
 

@@ -25,6 +25,7 @@ from .airline import AirlineChannel
 from .commodity import CommodityChannel
 from .common import ChannelInfo
 from .footprint import Footprint, FootprintInput, PublishedFootprint
+from .limits import ActivityLimit
 from .shipping import ShippingChannel
 from .utility import UtilityChannel
 
@@ -184,6 +185,7 @@ def make_schema(introspection: bool = True) -> strawberry.Schema:
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
             _CodedErrors,
+            ActivityLimit,
             *([] if introspection else [lambda: AddValidationRules([NoSchemaIntrospection])]),
         ],
     )

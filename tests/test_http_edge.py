@@ -22,7 +22,7 @@ from datachannels.gateway.app import create_app
 from datachannels.gateway.settings import Settings
 from starlette.testclient import TestClient
 
-from tests.conftest import delegation_wallet_for, wallet_for
+from tests.conftest import connector_calls, delegation_wallet_for, graphql, wallet_for
 
 ROOT = Path(__file__).resolve().parent.parent
 CHANNELS_QUERY = {"query": "{ channels { name } }"}
@@ -121,6 +121,77 @@ def test_the_body_bound_is_a_setting_with_a_clear_error(data_dir: Path, monkeypa
         Settings.from_env(data_dir=data_dir)
     monkeypatch.setenv("DATACHANNELS_MAX_BODY_BYTES", "2048")
     assert Settings.from_env(data_dir=data_dir).max_body_bytes == 2048
+
+
+# ---------------------------------------------------------------- activities per request
+
+ELECTRICITY = {"kwh": 10, "gridRegion": "CAMX"}
+TOTAL = "query($i: FootprintInput!) { footprint(input: $i) { totalKgCO2e } }"
+PUBLISH = "mutation($i: FootprintInput!) { publishFootprint(input: $i) { id } }"
+
+
+@pytest.fixture
+def capped(data_dir: Path) -> Iterator[TestClient]:
+    with _client(data_dir, max_activities=6) as client:
+        yield client
+
+
+def _refused_before_running(client: TestClient, query: str, wallet: str, variables: dict) -> dict:
+    before = connector_calls(client)
+    answer = graphql(client, query, wallet, variables)
+    [error] = answer["errors"]
+    assert error["extensions"] == {"code": "LIMIT_EXCEEDED", "limit": "max_activities"}
+    assert "more than the 6 one request may" in error["message"]
+    assert answer.get("data") is None
+    assert connector_calls(client) == before  # no channel was asked anything
+    return error
+
+
+def test_activities_over_the_bound_are_refused_before_any_channel_is_read(
+    capped: TestClient, data_dir: Path
+):
+    wallet = wallet_for(data_dir, "acme")
+    at_bound = {"i": {"electricity": [ELECTRICITY] * 4, "flights": [{"origin": "LHR",
+                "destination": "JFK", "cabinClass": "ECONOMY"}] * 2}}  # fmt: skip
+    assert graphql(capped, TOTAL, wallet, at_bound)["data"]["footprint"]["totalKgCO2e"] > 0
+    over = {"i": {"electricity": [ELECTRICITY] * 7}}
+    error = _refused_before_running(capped, TOTAL, wallet, over)
+    assert "asks for 7 activities" in error["message"]
+
+
+def test_aliased_footprints_and_literal_lists_count_every_activity(
+    capped: TestClient, data_dir: Path
+):
+    wallet = wallet_for(data_dir, "acme")
+    aliased = (
+        "query($i: FootprintInput!) { "
+        + " ".join(f"f{n}: footprint(input: $i) {{ totalKgCO2e }}" for n in range(4))
+        + " }"
+    )
+    error = _refused_before_running(
+        capped, aliased, wallet, {"i": {"electricity": [ELECTRICITY] * 2}}
+    )
+    assert "asks for 8 activities" in error["message"]
+    literal = (
+        "{ footprint(input: {electricity: ["
+        + ", ".join('{kwh: 1, gridRegion: "CAMX"}' for _ in range(7))
+        + "]}) { totalKgCO2e } }"
+    )
+    _refused_before_running(capped, literal, wallet, {})
+    mixed = (
+        "query($e: [ElectricityActivity!]) { footprint(input: {electricity: $e}) { totalKgCO2e } }"
+    )
+    _refused_before_running(capped, mixed, wallet, {"e": [ELECTRICITY] * 7})
+
+
+def test_a_publish_over_the_bound_writes_nothing(capped: TestClient, data_dir: Path):
+    from datachannels.channel_connectors.embedded import EmbeddedNetwork
+
+    height = EmbeddedNetwork(data_dir).ledger("footprint").height()
+    _refused_before_running(
+        capped, PUBLISH, wallet_for(data_dir, "acme"), {"i": {"electricity": [ELECTRICITY] * 7}}
+    )
+    assert EmbeddedNetwork(data_dir).ledger("footprint").height() == height
 
 
 # ------------------------------------------------------------------ GraphQL's own errors

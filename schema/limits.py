@@ -1,0 +1,102 @@
+"""A bound on the activities one request may ask for, checked before anything executes.
+
+The cost of a footprint grows with its activities: graphql-core coerces each one, strawberry
+converts it, the engine computes a line, and a publish writes it to an immutable ledger.  A
+resolver could count them only after that conversion, so `ActivityLimit` counts them in the
+document and the variables instead, once per request, before execution starts: every
+`footprint` and `publishFootprint` field (aliases included, so 1,600 aliased footprints count
+1,600 times), and in each input the entries of its activity lists, whether written in the
+query or passed as variables.  Past `RequestContext.max_activities` the request is refused
+whole with `LIMIT_EXCEEDED` and nothing runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import GraphQLError
+from graphql.language import (
+    FieldNode,
+    ListValueNode,
+    ObjectValueNode,
+    ValueNode,
+    VariableNode,
+    visit,
+)
+from graphql.language.visitor import Visitor
+from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionResult
+
+FOOTPRINT_FIELDS = ("footprint", "publishFootprint")
+ACTIVITY_LISTS = ("electricity", "freight", "flights", "purchases", "upstream")
+DEFAULT_MAX_ACTIVITIES = 1000
+
+
+def count_activities(document: Any, variables: dict[str, Any] | None) -> int:
+    """Activities asked for by every footprint field of `document` (see the module doc)."""
+    variables = variables or {}
+    fields: list[FieldNode] = []
+
+    class Fields(Visitor):
+        def enter_field(self, node: FieldNode, *_: object) -> None:
+            if node.name.value in FOOTPRINT_FIELDS:
+                fields.append(node)
+
+    visit(document, Fields())
+    total = 0
+    for node in fields:
+        for argument in node.arguments or ():
+            if argument.name.value == "input":
+                total += _in_input(argument.value, variables)
+    return total
+
+
+def _in_input(value: ValueNode, variables: dict[str, Any]) -> int:
+    if isinstance(value, VariableNode):
+        given = variables.get(value.name.value)
+        return (
+            sum(_length(given.get(name)) for name in ACTIVITY_LISTS)
+            if isinstance(given, dict)
+            else 0
+        )
+    if not isinstance(value, ObjectValueNode):
+        return 0
+    total = 0
+    for field in value.fields:
+        if field.name.value not in ACTIVITY_LISTS:
+            continue
+        if isinstance(field.value, ListValueNode):
+            total += len(field.value.values)
+        elif isinstance(field.value, VariableNode):
+            total += _length(variables.get(field.value.name.value))
+        else:
+            total += 1  # a single object where a list goes: GraphQL coerces it to a list of one
+    return total
+
+
+def _length(value: object) -> int:
+    if isinstance(value, list):
+        return len(value)
+    return 0 if value is None else 1
+
+
+class ActivityLimit(SchemaExtension):
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        limit = getattr(context.context, "max_activities", DEFAULT_MAX_ACTIVITIES)
+        document = context.graphql_document
+        if document is not None:
+            asked = count_activities(document, context.variables)
+            if asked > limit:
+                context.result = ExecutionResult(
+                    data=None,
+                    errors=[
+                        GraphQLError(
+                            f"this request asks for {asked} activities, more than the "
+                            f"{limit} one request may; split it into several",
+                            extensions={"code": "LIMIT_EXCEEDED", "limit": "max_activities"},
+                        )
+                    ],
+                )
+        yield

@@ -13,8 +13,6 @@ from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
     MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
 )
 from strawberry.types import ExecutionContext, Info
 
@@ -22,6 +20,7 @@ from ..chaincode import CHANNELS, SOURCE_CHANNELS
 from ..channel_connectors.errors import ChannelError
 from ..resolvers.engine import footprint_from_document
 from .airline import AirlineChannel
+from .caches import DocumentCache
 from .commodity import CommodityChannel
 from .common import ChannelInfo
 from .footprint import Footprint, FootprintInput, PublishedFootprint
@@ -180,10 +179,9 @@ def make_schema(introspection: bool = True) -> strawberry.Schema:
             # request (2 ms), defeating the validation cache. The token limit bounds a query's
             # size (aliases included).
             lambda: MaxTokensLimiter(max_token_count=20000),
-            # Parsed and validated documents are shared across requests: they hold query text
-            # only, never a credential.
-            lambda: ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
+            # Parsed and validated documents are shared across requests, bounded by memory
+            # (schema/caches.py): they hold query text only, never a credential.
+            DocumentCache,
             _CodedErrors,
             ActivityLimit,
             *([] if introspection else [lambda: AddValidationRules([NoSchemaIntrospection])]),

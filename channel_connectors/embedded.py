@@ -9,11 +9,15 @@ called concurrently.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 from fabric_protos.common import common_pb2, ledger_pb2
 from fabric_protos.peer import transaction_pb2
@@ -24,6 +28,8 @@ from .errors import ChannelError
 from .identities import AUDITORS_MSP, CHANNEL_MEMBERS, OPERATOR, OPERATOR_MSP, IdentityStore
 from .ledger import ChannelConfig, ChannelLedger, VerifyReport
 from .proposals import build_proposal, sign_envelope, sign_proposal
+
+_T = TypeVar("_T")
 
 Progress = Callable[[str], None]
 
@@ -230,40 +236,106 @@ def init_data_dir(data_dir: Path, progress: Progress = _quiet) -> dict[str, int]
     return written
 
 
+DEFAULT_CHANNEL_TIMEOUT_S = 10.0
+DEFAULT_CHANNEL_WORKERS = 4
+
+
 class EmbeddedConnector:
-    """The `Connector` over an `EmbeddedNetwork`."""
+    """The `Connector` over an `EmbeddedNetwork`.
+
+    SQLite calls block, so they run on threads: each channel has its own small pool, so that
+    a locked or slow ledger ties up its own threads only and never starves another channel
+    (one shared pool let eight waiting publishes hold up an unrelated utility read for 24 s).
+    Each call, queueing included, gets `timeout_s`; past it the caller gets
+    CHANNEL_UNAVAILABLE, and a call still queued is dropped before it starts.
+    """
 
     kind = "embedded"
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        timeout_s: float = DEFAULT_CHANNEL_TIMEOUT_S,
+        workers: int = DEFAULT_CHANNEL_WORKERS,
+    ) -> None:
         self.network = EmbeddedNetwork(data_dir)
+        self.timeout_s = timeout_s
+        self._pools = {
+            channel: ThreadPoolExecutor(workers, thread_name_prefix=f"ledger-{channel}")
+            for channel in CHANNELS
+        }
 
     def channels(self) -> tuple[str, ...]:
         return CHANNELS
 
+    async def _run(self, channel: str, writes: bool, call: Callable[[], _T]) -> _T:
+        pool = self._pools.get(channel)
+        if pool is None:  # an unknown channel: let the network say so
+            return call()
+        future = asyncio.get_running_loop().run_in_executor(pool, _unlocked(channel, call))
+        try:
+            return await asyncio.wait_for(future, self.timeout_s)
+        except TimeoutError:
+            outcome = (
+                " The transaction may still commit: look for it before you submit it again."
+                if writes
+                else ""
+            )
+            raise ChannelError(
+                "CHANNEL_UNAVAILABLE",
+                channel,
+                f"the ledger did not answer within {self.timeout_s:g} s; try again later."
+                + outcome,
+            ) from None
+
     async def evaluate(
         self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()
     ) -> bytes:
-        return await asyncio.to_thread(
-            self.network.evaluate, channel, credential, function, list(args)
+        return await self._run(
+            channel,
+            False,
+            functools.partial(self.network.evaluate, channel, credential, function, list(args)),
         )
 
     async def submit(
         self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()
     ) -> Submitted:
-        return await asyncio.to_thread(
-            self.network.submit, channel, credential, function, list(args)
+        return await self._run(
+            channel,
+            True,
+            functools.partial(self.network.submit, channel, credential, function, list(args)),
         )
 
     async def chain_info(self, channel: str, credential: Credential) -> ChainInfo:
-        return await asyncio.to_thread(self.network.chain_info, channel, credential)
+        return await self._run(
+            channel, False, functools.partial(self.network.chain_info, channel, credential)
+        )
 
     async def transaction_blocks(
         self, channel: str, credential: Credential, tx_ids: Sequence[str]
     ) -> dict[str, int]:
-        return await asyncio.to_thread(
-            self.network.transaction_blocks, channel, credential, list(tx_ids)
+        return await self._run(
+            channel,
+            False,
+            functools.partial(self.network.transaction_blocks, channel, credential, list(tx_ids)),
         )
 
     async def aclose(self) -> None:
-        return None
+        for pool in self._pools.values():
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _unlocked(channel: str, call: Callable[[], _T]) -> Callable[[], _T]:
+    """`call`, with SQLite's "database is locked" as CHANNEL_UNAVAILABLE, not a server error."""
+
+    def run() -> _T:
+        try:
+            return call()
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+            raise ChannelError(
+                "CHANNEL_UNAVAILABLE", channel, "the ledger is locked by another writer; try again"
+            ) from None
+
+    return run

@@ -50,10 +50,12 @@ def make_connector(settings: Settings) -> Connector:
     if settings.connector == "embedded":
         from ..channel_connectors.embedded import EmbeddedConnector
 
-        return EmbeddedConnector(settings.data_dir)
+        return EmbeddedConnector(
+            settings.data_dir, settings.channel_timeout_s, settings.channel_workers
+        )
     from ..channel_connectors.fabric import FabricConnector
 
-    return FabricConnector.from_data_dir(settings.data_dir)
+    return FabricConnector.from_data_dir(settings.data_dir, settings.channel_timeout_s)
 
 
 class _GraphQLApp(GraphQL):

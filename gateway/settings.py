@@ -44,6 +44,10 @@ class Settings:
     # Bounds on one request (each refusal is a coded error, see docs/architecture.md).
     max_body_bytes: int = 1024 * 1024
     max_activities: int = 1000
+    # Each channel call, queueing included, on either connector; past it CHANNEL_UNAVAILABLE.
+    channel_timeout_s: float = 10.0
+    # Threads per channel for the embedded ledger: a locked channel holds only its own.
+    channel_workers: int = 4
     # Browser front ends on these origins (comma-separated, exact) may call the gateway.
     cors_origins: str = ""
     # GraphiQL, introspection and /metrics: on unless production, when not set.
@@ -107,7 +111,20 @@ class Settings:
                 if text not in ("1", "true", "yes", "0", "false", "no"):
                     raise ValueError(f"{name} must be true or false, got {values[name]!r}")
                 values[name] = text in ("1", "true", "yes")
-        for name in ("max_body_bytes", "max_activities"):
+        if "channel_timeout_s" in values:
+            try:
+                seconds = float(str(values["channel_timeout_s"]))
+            except ValueError:
+                raise ValueError(
+                    f"channel_timeout_s must be a number of seconds, got "
+                    f"{values['channel_timeout_s']!r}"
+                ) from None
+            if not 0 < seconds <= 600:
+                raise ValueError(
+                    f"channel_timeout_s must be above 0 and at most 600, got {seconds}"
+                )
+            values["channel_timeout_s"] = seconds
+        for name in ("max_body_bytes", "max_activities", "channel_workers"):
             if name in values:
                 try:
                     number = int(str(values[name]))

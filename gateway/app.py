@@ -197,7 +197,11 @@ def create_app(settings: Settings | None = None, connector: Connector | None = N
         await metered.aclose()
 
     endpoint = ResponseShape(
-        RequestGuard(_WalletGate(graphql, relay, settings.production), settings.max_body_bytes)
+        RequestGuard(
+            _WalletGate(graphql, relay, settings.production),
+            settings.max_body_bytes,
+            settings.body_timeout_s,
+        )
     )
     routes = [
         Route("/healthz", healthz),

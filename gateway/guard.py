@@ -1,6 +1,7 @@
 """The HTTP edge of /graphql: what is refused before GraphQL runs, and how answers are shaped.
 
-`RequestGuard` bounds the body (413 past `max_body_bytes`, before reading more than that) and
+`RequestGuard` bounds the body (413 past `max_body_bytes`, before reading more than that;
+408 when it has not all arrived within `body_timeout_s`) and
 checks that a POST is the JSON object GraphQL over HTTP describes, so that bytes no parser
 should see (invalid UTF-8, `null`, a string, 100,000 nested arrays, a 5,001-digit number) get
 a coded 400 instead of a server error.  It then hands the same bytes on to strawberry.
@@ -18,6 +19,7 @@ and must never sit in a shared cache.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -126,9 +128,10 @@ def check_request_body(body: bytes) -> str | None:
 class RequestGuard:
     """Bounds and checks a request to /graphql before strawberry reads it."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, body_timeout_s: float = 10.0) -> None:
         self._app = app
         self._max = max_body_bytes
+        self._body_timeout = body_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -156,8 +159,23 @@ class RequestGuard:
             return
         chunks: list[bytes] = []
         size = 0
+        # A client that sends half a body must not hold a connection and a request for ever.
+        deadline = asyncio.get_running_loop().time() + self._body_timeout
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(
+                    receive(), max(0.0, deadline - asyncio.get_running_loop().time())
+                )
+            except TimeoutError:
+                await send_error(
+                    send,
+                    408,
+                    f"the request body did not arrive within {self._body_timeout:g} s",
+                    "LIMIT_EXCEEDED",
+                    media,
+                    limit="body_timeout_s",
+                )
+                return
             if message["type"] == "http.disconnect":
                 return
             chunk = message.get("body", b"")

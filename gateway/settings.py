@@ -46,6 +46,8 @@ class Settings:
     max_activities: int = 1000
     # Each channel call, queueing included, on either connector; past it CHANNEL_UNAVAILABLE.
     channel_timeout_s: float = 10.0
+    # A request body must have arrived this long after its headers (slow clients: 408).
+    body_timeout_s: float = 10.0
     # Threads per channel for the embedded ledger: a locked channel holds only its own.
     channel_workers: int = 4
     # Browser front ends on these origins (comma-separated, exact) may call the gateway.
@@ -111,19 +113,18 @@ class Settings:
                 if text not in ("1", "true", "yes", "0", "false", "no"):
                     raise ValueError(f"{name} must be true or false, got {values[name]!r}")
                 values[name] = text in ("1", "true", "yes")
-        if "channel_timeout_s" in values:
+        for name in ("channel_timeout_s", "body_timeout_s"):
+            if name not in values:
+                continue
             try:
-                seconds = float(str(values["channel_timeout_s"]))
+                seconds = float(str(values[name]))
             except ValueError:
                 raise ValueError(
-                    f"channel_timeout_s must be a number of seconds, got "
-                    f"{values['channel_timeout_s']!r}"
+                    f"{name} must be a number of seconds, got {values[name]!r}"
                 ) from None
             if not 0 < seconds <= 600:
-                raise ValueError(
-                    f"channel_timeout_s must be above 0 and at most 600, got {seconds}"
-                )
-            values["channel_timeout_s"] = seconds
+                raise ValueError(f"{name} must be above 0 and at most 600, got {seconds}")
+            values[name] = seconds
         for name in ("max_body_bytes", "max_activities", "channel_workers"):
             if name in values:
                 try:

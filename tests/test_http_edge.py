@@ -6,6 +6,7 @@ The real app over a real embedded ledger, in process; the GraphQL-over-HTTP audi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -326,21 +327,14 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_the_graphql_http_audit_passes_with_no_failure_and_no_warning(
-    loaded_data_dir: Path, tmp_path: Path
-):
-    modules = _graphql_http()
-    if modules is None or shutil.which("node") is None:
-        message = "needs node and npm's graphql-http (DATACHANNELS_NODE_MODULES; .ci/run has it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    data_dir = tmp_path / "data"
-    shutil.copytree(loaded_data_dir, data_dir)
+@contextlib.contextmanager
+def _served(data_dir: Path, **env: str) -> Iterator[str]:
+    """`datachannels serve` on a free loopback port; yields its URL."""
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "datachannels.gateway.cli", "serve", "--port", str(port)]
         + ["--data-dir", str(data_dir)],
+        env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )
@@ -355,6 +349,47 @@ def test_the_graphql_http_audit_passes_with_no_failure_and_no_warning(
             except httpx.HTTPError:
                 assert time.monotonic() < deadline, "no /healthz within 60 s"
                 time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def test_a_client_that_sends_half_a_body_gets_a_408_and_the_connection_back(data_dir: Path):
+    with _served(data_dir, DATACHANNELS_BODY_TIMEOUT_S="1") as url:
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=15) as slow:
+            slow.sendall(
+                b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 100\r\n\r\n" + b'{"query": "'
+            )
+            started = time.monotonic()
+            answer = slow.recv(65536).decode()
+            waited = time.monotonic() - started
+            head, _, body = answer.partition("\r\n\r\n")
+            length = int(head.lower().split("content-length: ")[1].split("\r\n")[0])
+            while len(body.encode()) < length:
+                body += slow.recv(65536).decode()
+            answer = head + "\r\n\r\n" + body
+        assert answer.startswith("HTTP/1.1 408"), answer
+        assert '"code": "LIMIT_EXCEEDED"' in answer and '"limit": "body_timeout_s"' in answer
+        assert waited < 10  # the 1 s bound, not a client's patience
+        # Meanwhile and after, everyone else is served.
+        assert httpx.post(f"{url}/graphql", json=CHANNELS_QUERY).status_code == 200
+
+
+def test_the_graphql_http_audit_passes_with_no_failure_and_no_warning(
+    loaded_data_dir: Path, tmp_path: Path
+):
+    modules = _graphql_http()
+    if modules is None or shutil.which("node") is None:
+        message = "needs node and npm's graphql-http (DATACHANNELS_NODE_MODULES; .ci/run has it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    data_dir = tmp_path / "data"
+    shutil.copytree(loaded_data_dir, data_dir)
+    with _served(data_dir) as url:
         audit = subprocess.run(
             ["node", str(ROOT / "tests" / "js" / "graphql_http_audit.mjs"), f"{url}/graphql"],
             env={**os.environ, "NODE_PATH": str(modules)},
@@ -363,9 +398,6 @@ def test_the_graphql_http_audit_passes_with_no_failure_and_no_warning(
             timeout=120,
             check=False,
         )
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
     assert audit.returncode == 0, audit.stderr
     results = json.loads(audit.stdout)
     assert len(results) > 40  # the whole audit ran

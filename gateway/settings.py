@@ -21,6 +21,21 @@ def _pem(setting: str | None, default: Path, what: str) -> bytes | None:
     return default.read_bytes() if default.is_file() else None
 
 
+def _number(
+    name: str, value: object, kind: type, low: float, high: float | None, what: str
+) -> int | float:
+    """A numeric setting from its text, within (low, high] for floats and [low, …) for ints."""
+    try:
+        number = kind(str(value))
+    except ValueError:
+        raise ValueError(f"{name} must be {what}, got {value!r}") from None
+    if kind is float and not (low < number and (high is None or number <= high)):
+        raise ValueError(f"{name} must be above {low:g} and at most {high:g}, got {number:g}")
+    if kind is int and number < low:
+        raise ValueError(f"{name} must be at least {low:g}, got {number}")
+    return number
+
+
 def default_data_dir() -> Path:
     if os.environ.get("DATACHANNELS_DATA_DIR"):
         return Path(os.environ["DATACHANNELS_DATA_DIR"]).expanduser()
@@ -114,28 +129,11 @@ class Settings:
                     raise ValueError(f"{name} must be true or false, got {values[name]!r}")
                 values[name] = text in ("1", "true", "yes")
         for name in ("channel_timeout_s", "body_timeout_s"):
-            if name not in values:
-                continue
-            try:
-                seconds = float(str(values[name]))
-            except ValueError:
-                raise ValueError(
-                    f"{name} must be a number of seconds, got {values[name]!r}"
-                ) from None
-            if not 0 < seconds <= 600:
-                raise ValueError(f"{name} must be above 0 and at most 600, got {seconds}")
-            values[name] = seconds
+            if name in values:
+                values[name] = _number(name, values[name], float, 0, 600, "a number of seconds")
         for name in ("max_body_bytes", "max_activities", "channel_workers"):
             if name in values:
-                try:
-                    number = int(str(values[name]))
-                except ValueError:
-                    raise ValueError(
-                        f"{name} must be a whole number, got {values[name]!r}"
-                    ) from None
-                if number < 1:
-                    raise ValueError(f"{name} must be at least 1, got {number}")
-                values[name] = number
+                values[name] = _number(name, values[name], int, 1, None, "a whole number")
         if values.get("connector", "embedded") not in ("embedded", "fabric"):
             raise ValueError(f"connector must be embedded or fabric, got {values['connector']!r}")
         return cls(**values)  # type: ignore[arg-type]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -199,3 +202,50 @@ def free_fabric_base_port() -> int:
         if free(base):
             return base
     raise RuntimeError("no free block of 25 loopback ports")
+
+
+def free_port() -> int:
+    """A free loopback port (free when asked; good enough for a test server)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def served(data_dir: Path, log: Path | None = None, **env: str) -> Iterator[str]:
+    """`datachannels serve` over DATA_DIR on a free loopback port, until the block ends.
+
+    Yields the base URL once /healthz answers; output goes to LOG (or nowhere); `env` adds
+    DATACHANNELS_* variables."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = free_port()
+    with open(log or os.devnull, "w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "datachannels.gateway.cli", "serve", "--port", str(port)]
+            + ["--data-dir", str(data_dir)],
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, log.read_text() if log else "the server exited"
+            try:
+                httpx.get(f"{url}/healthz", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "no /healthz within 60 s"
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)

@@ -12,9 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +24,7 @@ from datachannels.chaincode import CHANNELS
 from datachannels.chaincode.delegation import verify_delegation
 from datachannels.channel_connectors.identities import CHANNEL_MEMBERS, IdentityStore
 
-from tests.conftest import delegation_wallet_for, wallet_for
+from tests.conftest import delegation_wallet_for, served, wallet_for
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = json.loads((ROOT / "docs" / "examples" / "footprint.json").read_text())
@@ -47,12 +44,6 @@ CHROMIUM_FLAGS = [
 ]
 
 sync_api = pytest.importorskip("playwright.sync_api")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Gateway:
@@ -78,30 +69,9 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, loaded_data_dir: Path) -> 
     root = tmp_path_factory.mktemp("browser")
     data_dir = root / "data"
     shutil.copytree(loaded_data_dir, data_dir)
-    port = _free_port()
     log = root / "serve.log"
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "datachannels.gateway.cli", "serve", "--port", str(port)]
-            + ["--data-dir", str(data_dir)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, log.read_text()
-            try:
-                httpx.get(f"{url}/healthz", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, "no /healthz within 60 s"
-                time.sleep(0.1)
+    with served(data_dir, log) as url:
         yield Gateway(url, data_dir, log)
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 class Browser:

@@ -6,13 +6,11 @@ The real app over a real embedded ledger, in process; the GraphQL-over-HTTP audi
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +21,13 @@ from datachannels.gateway.app import create_app
 from datachannels.gateway.settings import Settings
 from starlette.testclient import TestClient
 
-from tests.conftest import connector_calls, delegation_wallet_for, graphql, wallet_for
+from tests.conftest import (
+    connector_calls,
+    delegation_wallet_for,
+    graphql,
+    served,
+    wallet_for,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CHANNELS_QUERY = {"query": "{ channels { name } }"}
@@ -321,42 +325,8 @@ def _graphql_http() -> Path | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextlib.contextmanager
-def _served(data_dir: Path, **env: str) -> Iterator[str]:
-    """`datachannels serve` on a free loopback port; yields its URL."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "datachannels.gateway.cli", "serve", "--port", str(port)]
-        + ["--data-dir", str(data_dir)],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None
-            try:
-                httpx.get(f"{url}/healthz", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, "no /healthz within 60 s"
-                time.sleep(0.1)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-
-
 def test_a_client_that_sends_half_a_body_gets_a_408_and_the_connection_back(data_dir: Path):
-    with _served(data_dir, DATACHANNELS_BODY_TIMEOUT_S="1") as url:
+    with served(data_dir, DATACHANNELS_BODY_TIMEOUT_S="1") as url:
         port = int(url.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port), timeout=15) as slow:
             slow.sendall(
@@ -389,7 +359,7 @@ def test_the_graphql_http_audit_passes_with_no_failure_and_no_warning(
         pytest.skip(message)
     data_dir = tmp_path / "data"
     shutil.copytree(loaded_data_dir, data_dir)
-    with _served(data_dir) as url:
+    with served(data_dir) as url:
         audit = subprocess.run(
             ["node", str(ROOT / "tests" / "js" / "graphql_http_audit.mjs"), f"{url}/graphql"],
             env={**os.environ, "NODE_PATH": str(modules)},

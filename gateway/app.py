@@ -35,14 +35,14 @@ from ..channel_connectors.identity import SigningIdentity
 from ..resolvers.context import RequestContext
 from ..schema import make_schema, schema
 from . import graphiql
-from .guard import RequestGuard, ResponseShape, SecurityHeaders
+from .guard import RequestGuard, ResponseShape, SecurityHeaders, header
 from .metrics import GatewayMetrics, MeteredConnector
 from .settings import Settings
 from .wallet import EMPTY_WALLET, WalletError, parse_wallet
 
 log = logging.getLogger("datachannels.gateway")
 
-WALLET_HEADER = "x-wallet"
+WALLET_HEADER = b"x-wallet"
 STATIC = Path(__file__).resolve().parent / "static"
 
 
@@ -134,16 +134,10 @@ class _WalletGate:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        header = next(
-            (
-                v.decode("latin-1")
-                for k, v in scope["headers"]
-                if k.decode("latin-1").lower() == WALLET_HEADER
-            ),
-            None,
-        )
         try:
-            wallet = parse_wallet(header, CHANNELS, self._relay, self._production)
+            wallet = parse_wallet(
+                header(scope, WALLET_HEADER), CHANNELS, self._relay, self._production
+            )
         except WalletError as error:
             body = {
                 "errors": [

@@ -48,6 +48,7 @@ SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
 ]
+_SECURITY_HEADER_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
 
 
 def error_body(message: str, code: str, **extensions: object) -> bytes:
@@ -286,7 +287,7 @@ class SecurityHeaders:
                 headers = [
                     (k, v)
                     for k, v in message.get("headers", [])
-                    if k.lower() not in {name for name, _ in SECURITY_HEADERS}
+                    if k.lower() not in _SECURITY_HEADER_NAMES
                 ]
                 headers += SECURITY_HEADERS
                 if no_store:

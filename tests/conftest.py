@@ -175,6 +175,20 @@ def graphql(client, query: str, wallet: str | None, variables: dict | None = Non
     return response.json()
 
 
+def post_graphql(url: str, query: str, wallet: str, variables: dict | None = None) -> dict:
+    """One GraphQL POST to a gateway served at URL (a real HTTP request); the answer's JSON."""
+    import httpx
+
+    response = httpx.post(
+        f"{url}/graphql",
+        json={"query": query, "variables": variables or {}},
+        headers={"X-Wallet": wallet},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
 def connector_calls(client) -> dict[tuple[str, str], float]:
     """datachannels_connector_calls_total by (channel, operation), read from /metrics."""
     from prometheus_client.parser import text_string_to_metric_families

@@ -24,7 +24,7 @@ from datachannels.chaincode import CHANNELS
 from datachannels.chaincode.delegation import verify_delegation
 from datachannels.channel_connectors.identities import CHANNEL_MEMBERS, IdentityStore
 
-from tests.conftest import delegation_wallet_for, served, wallet_for
+from tests.conftest import delegation_wallet_for, post_graphql, served, wallet_for
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = json.loads((ROOT / "docs" / "examples" / "footprint.json").read_text())
@@ -53,14 +53,7 @@ class Gateway:
         self.log = log
 
     def post(self, query: str, wallet: str, variables: dict | None = None) -> dict:
-        response = httpx.post(
-            f"{self.url}/graphql",
-            json={"query": query, "variables": variables or {}},
-            headers={"X-Wallet": wallet},
-            timeout=30,
-        )
-        assert response.status_code == 200, response.text
-        return response.json()
+        return post_graphql(self.url, query, wallet, variables)
 
 
 @pytest.fixture(scope="module")

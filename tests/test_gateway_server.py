@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import post_graphql
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -86,14 +88,7 @@ class Server:
         ).stdout.strip()
 
     def graphql(self, query: str, wallet: str, variables: dict | None = None) -> dict:
-        response = httpx.post(
-            f"{self.url}/graphql",
-            json={"query": query, "variables": variables or {}},
-            headers={"X-Wallet": wallet},
-            timeout=30,
-        )
-        assert response.status_code == 200, response.text
-        return response.json()
+        return post_graphql(self.url, query, wallet, variables)
 
 
 @pytest.fixture

@@ -56,11 +56,12 @@ function credentialFreeStorage(backing) {
   };
 }
 
+const storage = credentialFreeStorage(window.localStorage);
+
 // Whatever an earlier GraphiQL (one that kept headers) left behind goes now.
 for (const key of Object.keys(window.localStorage)) {
   if (key.startsWith(NAMESPACE)) {
-    const value = window.localStorage.getItem(key);
-    credentialFreeStorage(window.localStorage).setItem(key, value);
+    storage.setItem(key, window.localStorage.getItem(key));
   }
 }
 
@@ -69,7 +70,7 @@ const fetcher = GraphiQL.createFetcher({ url: config.endpoint });
 ReactDOM.createRoot(document.getElementById("graphiql")).render(
   React.createElement(GraphiQL, {
     fetcher,
-    storage: credentialFreeStorage(window.localStorage),
+    storage,
     defaultQuery: config.query,
     defaultHeaders: config.headers,
     defaultTabs: [{ query: config.query, variables: config.variables, headers: config.headers }],

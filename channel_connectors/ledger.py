@@ -22,6 +22,7 @@ threads by a lock and across processes by SQLite's write lock.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sqlite3
@@ -44,7 +45,7 @@ from . import blocks
 from .embedded_stub import EmbeddedStub, Version, reads_of, writes_of
 from .errors import ChannelError, from_contract_message
 from .identity import Identity, SigningIdentity, verify_signature
-from .msp import MembershipError, Organisation, validate_member
+from .msp import MemberCertificates, MembershipError, Organisation
 from .proposals import (
     MalformedProposal,
     ParsedProposal,
@@ -165,6 +166,7 @@ class ChannelLedger:
         self.config = self._read_config()
         self.channel = self.config.channel
         self._members = self.config.member_map()
+        self._certificates = MemberCertificates(self._members)
         self._writers = frozenset(self.config.writers)
         # The operator may submit (its admin writes the membership record) but writes no records.
         self._chaincode = chaincode_for(
@@ -196,11 +198,27 @@ class ChannelLedger:
     # ------------------------------------------------------------ access
 
     def _connection(self) -> sqlite3.Connection:
-        connection = getattr(self._local, "connection", None)
+        wait_ms = getattr(self._local, "wait_ms", None)
+        name = "connection" if wait_ms is None else f"connection_{wait_ms}"
+        connection = getattr(self._local, name, None)
         if connection is None:
-            connection = _connect(self.path)
-            self._local.connection = connection
+            connection = _connect(self.path, 30.0 if wait_ms is None else wait_ms / 1000)
+            setattr(self._local, name, connection)
         return connection
+
+    @contextlib.contextmanager
+    def waiting_at_most(self, milliseconds: int) -> Iterator[None]:
+        """Calls made in this block, on this thread, wait at most so long for SQLite's locks.
+
+        They use a connection of their own (one per thread and wait), so this thread's usual
+        connection keeps its 30 s.
+        """
+        previous = getattr(self._local, "wait_ms", None)
+        self._local.wait_ms = milliseconds
+        try:
+            yield
+        finally:
+            self._local.wait_ms = previous
 
     def _read_config(self) -> ChannelConfig:
         connection = _connect(self.path)
@@ -260,13 +278,11 @@ class ChannelLedger:
         at: dt.datetime | None = None,
     ) -> x509.Certificate:
         try:
-            certificate = x509.load_pem_x509_certificate(certificate_pem)
+            certificate = self._certificates.check(msp_id, certificate_pem, at)
         except ValueError:
             raise self._refuse(
                 "ACCESS_DENIED", "the creator's certificate does not decode"
             ) from None
-        try:
-            validate_member(msp_id, certificate, self._members, at)
         except MembershipError as exc:
             raise self._refuse(
                 "ACCESS_DENIED", f"channel {self.channel} refused the creator: {exc}"
@@ -602,8 +618,8 @@ def _as_bytes(value: object) -> bytes:
     return repr(value).encode()  # never a key or value a contract wrote
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    connection = sqlite3.connect(path, isolation_level=None, timeout=30.0, check_same_thread=True)
+def _connect(path: Path, wait_s: float = 30.0) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, isolation_level=None, timeout=wait_s, check_same_thread=True)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=FULL")
     return connection

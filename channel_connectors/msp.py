@@ -10,6 +10,9 @@ identities can later be handed to a real Fabric network unchanged.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -30,7 +33,7 @@ class Organisation:
     msp_id: str
     ca_certificate_pem: bytes
 
-    @property
+    @functools.cached_property
     def ca_certificate(self) -> x509.Certificate:
         return x509.load_pem_x509_certificate(self.ca_certificate_pem)
 
@@ -192,6 +195,15 @@ def validate_member(
     The claimed MSP id must be a member, its CA must have signed the
     certificate, the certificate must be in its validity period and not a CA.
     """
+    organisation = _vouching(msp_id, certificate, members)
+    _check_validity(certificate, at)
+    return organisation
+
+
+def _vouching(
+    msp_id: str, certificate: x509.Certificate, members: dict[str, Organisation]
+) -> Organisation:
+    """The checks that depend on the two certificates alone: who issued it, and not a CA."""
     organisation = members.get(msp_id)
     if organisation is None:
         raise MembershipError(f"organisation {msp_id!r} is not a member")
@@ -200,9 +212,6 @@ def validate_member(
             f"certificate {certificate_fingerprint(certificate)[:19]}… was not issued by "
             f"{msp_id}'s CA"
         )
-    at = at or dt.datetime.now(dt.UTC)
-    if not certificate.not_valid_before_utc <= at <= certificate.not_valid_after_utc:
-        raise MembershipError("certificate is outside its validity period")
     try:
         constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:
@@ -210,3 +219,47 @@ def validate_member(
     if constraints is not None and constraints.ca:
         raise MembershipError("a CA certificate cannot sign proposals")
     return organisation
+
+
+def _check_validity(certificate: x509.Certificate, at: dt.datetime | None) -> None:
+    at = at or dt.datetime.now(dt.UTC)
+    if not certificate.not_valid_before_utc <= at <= certificate.not_valid_after_utc:
+        raise MembershipError("certificate is outside its validity period")
+
+
+class MemberCertificates:
+    """A channel's creator check (`validate_member`), with what never changes done once.
+
+    Whether a member's CA signed a certificate, and whether it is a CA itself, are facts about
+    two immutable certificates, so a certificate that passed is kept, keyed by its MSP id and
+    exact PEM bytes, and later proposals by it skip the ECDSA verification of the chain.  The
+    validity period is checked on every call, since time moves.  Bounded (oldest out) and
+    per process; a certificate that failed is not kept, so refusals cannot fill it.  Holds only
+    certificates, which are public.
+    """
+
+    def __init__(self, members: dict[str, Organisation], size: int = 1024) -> None:
+        self._members = members
+        self._size = size
+        self._passed: OrderedDict[tuple[str, bytes], x509.Certificate] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def check(
+        self, msp_id: str, certificate_pem: bytes, at: dt.datetime | None = None
+    ) -> x509.Certificate:
+        """The creator's certificate, if a member vouches for it and it is valid at `at`.
+
+        Raises ValueError when the PEM does not decode, MembershipError when it is refused.
+        """
+        key = (msp_id, bytes(certificate_pem))
+        with self._lock:
+            certificate = self._passed.get(key)
+        if certificate is None:
+            certificate = x509.load_pem_x509_certificate(key[1])
+            _vouching(msp_id, certificate, self._members)
+            with self._lock:
+                self._passed[key] = certificate
+                while len(self._passed) > self._size:
+                    self._passed.popitem(last=False)
+        _check_validity(certificate, at)
+        return certificate

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
+from cryptography import x509
 from datachannels.channel_connectors.errors import ChannelError
 from datachannels.channel_connectors.identity import (
     Identity,
@@ -13,6 +15,9 @@ from datachannels.channel_connectors.identity import (
     verify_signature,
 )
 from datachannels.channel_connectors.msp import (
+    MemberCertificates,
+    MembershipError,
+    Organisation,
     certificate_pem,
     create_ca,
     issue_certificate,
@@ -140,3 +145,41 @@ def test_a_transaction_whose_result_was_changed_after_endorsement_is_refused(net
     assert refused.value.code == "ACCESS_DENIED"
     assert "endorsement signature" in refused.value.message
     assert ledger.height() == height
+
+
+def test_a_certificate_checked_once_is_still_refused_outside_its_validity_period(network):
+    # The chain check is kept per certificate (MemberCertificates); the validity period is not.
+    acme = network.identities.signing_identity("acme")
+    ledger = network.ledger("utility")
+    ledger.evaluate(_signed(acme.identity, acme.signer))  # passes, and is kept
+    message = b"any message"
+    signature = acme.signer.sign(message)
+    late = dt.datetime.now(dt.UTC) + dt.timedelta(days=20 * 365)
+    with pytest.raises(ChannelError) as refused:
+        ledger._check_creator("AcmeMSP", acme.identity.certificate_pem, message, signature, at=late)
+    assert "validity period" in refused.value.message
+
+
+def test_a_certificate_checked_for_one_organisation_is_refused_under_another(network):
+    acme = network.identities.signing_identity("acme")
+    ledger = network.ledger("utility")
+    ledger.evaluate(_signed(acme.identity, acme.signer))
+    claimed = Identity("GlobexMSP", acme.identity.certificate_pem)
+    with pytest.raises(ChannelError) as refused:
+        ledger.evaluate(_signed(claimed, acme.signer))
+    assert "was not issued by GlobexMSP's CA" in refused.value.message
+
+
+def test_the_kept_certificates_are_bounded_and_refusals_are_not_kept():
+    ca_key, ca_cert = create_ca("test.example")
+    kept = MemberCertificates({"TestMSP": Organisation("TestMSP", certificate_pem(ca_cert))}, 2)
+    other_key, other_ca = create_ca("test.example")  # same name, another key: an impostor CA
+    for _ in range(3):
+        _, forged = issue_certificate(other_key, other_ca, "mallory")
+        with pytest.raises(MembershipError):
+            kept.check("TestMSP", certificate_pem(forged))
+    assert len(kept._passed) == 0
+    issued = [certificate_pem(issue_certificate(ca_key, ca_cert, f"u{i}")[1]) for i in range(3)]
+    for pem in issued:
+        assert kept.check("TestMSP", pem).subject == x509.load_pem_x509_certificate(pem).subject
+    assert [key for _, key in kept._passed] == issued[1:]  # oldest out

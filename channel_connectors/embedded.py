@@ -238,6 +238,12 @@ def init_data_dir(data_dir: Path, progress: Progress = _quiet) -> dict[str, int]
 
 DEFAULT_CHANNEL_TIMEOUT_S = 10.0
 DEFAULT_CHANNEL_WORKERS = 4
+INLINE_ARGS_BYTES = 4096
+INLINE_BUSY_MS = 20
+
+
+class _Busy(Exception):
+    """A read on the event loop met one of SQLite's locks: run it on the pool instead."""
 
 
 class EmbeddedConnector:
@@ -248,6 +254,15 @@ class EmbeddedConnector:
     (one shared pool let eight waiting publishes hold up an unrelated utility read for 24 s).
     Each call, queueing included, gets `timeout_s`; past it the caller gets
     CHANNEL_UNAVAILABLE, and a call still queued is dropped before it starts.
+
+    Small reads run on the event loop instead.  A read holds no lock: in WAL mode SQLite's
+    readers never wait for a writer, even one stuck in an exclusive transaction, so what a read
+    costs is its own CPU, and for a call whose arguments are under `INLINE_ARGS_BYTES` that is
+    about a millisecond, less than the hop to a worker thread and back costs it (measured in
+    docs/performance.md).  On the loop the connection waits at most `INLINE_BUSY_MS` for
+    SQLite's locks; a read that meets one anyway (a crash recovery in progress) runs again on
+    the channel's pool, with the deadline.  Writes, and reads with larger arguments (a
+    1,000-activity footprint), stay on the pools so they never hold the loop.
     """
 
     kind = "embedded"
@@ -268,10 +283,17 @@ class EmbeddedConnector:
     def channels(self) -> tuple[str, ...]:
         return CHANNELS
 
-    async def _run(self, channel: str, writes: bool, call: Callable[[], _T]) -> _T:
+    async def _run(
+        self, channel: str, writes: bool, call: Callable[[], _T], size: int = INLINE_ARGS_BYTES
+    ) -> _T:
         pool = self._pools.get(channel)
         if pool is None:  # an unknown channel: let the network say so
             return call()
+        if not writes and size < INLINE_ARGS_BYTES:
+            try:
+                return self._inline(channel, call)
+            except _Busy:
+                pass
         future = asyncio.get_running_loop().run_in_executor(pool, _unlocked(channel, call))
         try:
             return await asyncio.wait_for(future, self.timeout_s)
@@ -288,6 +310,15 @@ class EmbeddedConnector:
                 + outcome,
             ) from None
 
+    def _inline(self, channel: str, call: Callable[[], _T]) -> _T:
+        try:
+            with self.network.ledger(channel).waiting_at_most(INLINE_BUSY_MS):
+                return call()
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+            raise _Busy from None
+
     async def evaluate(
         self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()
     ) -> bytes:
@@ -295,6 +326,7 @@ class EmbeddedConnector:
             channel,
             False,
             functools.partial(self.network.evaluate, channel, credential, function, list(args)),
+            sum(map(len, args)),
         )
 
     async def submit(
@@ -308,7 +340,7 @@ class EmbeddedConnector:
 
     async def chain_info(self, channel: str, credential: Credential) -> ChainInfo:
         return await self._run(
-            channel, False, functools.partial(self.network.chain_info, channel, credential)
+            channel, False, functools.partial(self.network.chain_info, channel, credential), 0
         )
 
     async def transaction_blocks(
@@ -318,6 +350,7 @@ class EmbeddedConnector:
             channel,
             False,
             functools.partial(self.network.transaction_blocks, channel, credential, list(tx_ids)),
+            sum(map(len, tx_ids)),
         )
 
     async def aclose(self) -> None:

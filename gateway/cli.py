@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -30,6 +31,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         port=getattr(args, "port", None),
         connector=getattr(args, "connector", None),
         production=getattr(args, "production", None) or None,
+        workers=getattr(args, "workers", None),
     )
 
 
@@ -278,10 +280,41 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"GraphiQL: http://{settings.host}:{settings.port}/graphql  "
         f"(X-Wallet header: the output of `{wallet_hint}`)"
     )
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
+    if settings.workers == 1:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+        )
+        return 0
+    from . import workers
+
+    if not workers.supported():
+        raise SystemExit("error: --workers above 1 needs Linux (SO_REUSEPORT); run one worker")
+    if settings.port == 0:
+        raise SystemExit("error: --workers above 1 needs a fixed --port (0 gives each its own)")
+    # Several processes: each builds its own app from the environment, so what the command line
+    # set travels there (gateway/workers.py says why not uvicorn's own --workers).
+    return workers.run(
+        settings.workers,
+        _as_environment(settings),
+        settings.host,
+        settings.port,
+        settings.log_level,
     )
-    return 0
+
+
+def _as_environment(settings: Settings) -> dict[str, str]:
+    """The DATACHANNELS_* variables that make Settings.from_env() give `settings` again."""
+    out = {}
+    for spec in dataclasses.fields(settings):
+        value = getattr(settings, spec.name)
+        if value is not None:
+            out[f"DATACHANNELS_{spec.name.upper()}"] = (
+                str(value).lower() if isinstance(value, bool) else str(value)
+            )
+    return out
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -394,6 +427,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="accept delegations only: refuse any X-Wallet entry holding a private key "
         "(also DATACHANNELS_PRODUCTION=true)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="server processes (default 1; also DATACHANNELS_WORKERS); they share the data dir",
     )
     serve.set_defaults(run=cmd_serve)
 

@@ -50,6 +50,8 @@ class Settings:
     port: int = 8000
     connector: str = "embedded"
     log_level: str = "info"
+    # Server processes for `serve` (uvicorn workers), sharing the data dir.
+    workers: int = 1
     # Production: no identity (private key) entries in X-Wallet, delegations only.
     production: bool = False
     # The relay identity that carries delegations: a PEM file path or the PEM text itself
@@ -131,7 +133,7 @@ class Settings:
         for name in ("channel_timeout_s", "body_timeout_s"):
             if name in values:
                 values[name] = _number(name, values[name], float, 0, 600, "a number of seconds")
-        for name in ("max_body_bytes", "max_activities", "channel_workers"):
+        for name in ("max_body_bytes", "max_activities", "channel_workers", "workers"):
             if name in values:
                 values[name] = _number(name, values[name], int, 1, None, "a whole number")
         if values.get("connector", "embedded") not in ("embedded", "fabric"):

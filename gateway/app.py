@@ -10,6 +10,7 @@ channel, never the secret.  The parsed wallet lives in the request's context onl
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -187,6 +188,9 @@ def create_app(settings: Settings | None = None, connector: Connector | None = N
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         log.info("gateway ready: connector %s, data dir %s", metered.kind, settings.data_dir)
+        # Everything built so far (schema, factor tables, modules) lives as long as the process:
+        # out of the collector's sight, a full collection does not walk it again and again.
+        gc.freeze()
         yield
         await metered.aclose()
 

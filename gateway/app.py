@@ -38,6 +38,7 @@ from ..schema import make_schema, schema
 from . import graphiql
 from .guard import RequestGuard, ResponseShape, SecurityHeaders, header
 from .metrics import GatewayMetrics, MeteredConnector
+from .observe import ObservedRequests, RequestMetrics, note_error
 from .settings import Settings
 from .wallet import EMPTY_WALLET, WalletError, parse_wallet
 
@@ -84,7 +85,7 @@ class _GraphQLApp(GraphQL):
                 # Errors raised before execution (a document that does not parse, too many
                 # tokens) skip the schema's extensions: they are the caller's, like validation.
                 if isinstance(error, dict):
-                    error.setdefault("extensions", {}).setdefault("code", "BAD_INPUT")
+                    note_error(error.setdefault("extensions", {}).setdefault("code", "BAD_INPUT"))
             response["errors"] = _in_response_order(errors, response.get("data"))
         return response
 
@@ -140,6 +141,7 @@ class _WalletGate:
                 header(scope, WALLET_HEADER), CHANNELS, self._relay, self._production
             )
         except WalletError as error:
+            note_error(error.code)
             body = {
                 "errors": [
                     {
@@ -212,6 +214,8 @@ def create_app(settings: Settings | None = None, connector: Connector | None = N
     app = Starlette(
         routes=routes,
         middleware=[
+            # Outermost: every request gets its id, its metrics and its log line, refusals too.
+            Middleware(ObservedRequests, metrics=RequestMetrics(metrics.registry)),
             Middleware(SecurityHeaders),
             # Front ends on other origins: only those configured.  Credentials travel in
             # X-Wallet, never in cookies, and POST bodies must be JSON, so a page on any other

@@ -259,6 +259,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
+    from .observe import log_config
 
     settings = _settings(args)
     if settings.connector == "embedded":
@@ -286,6 +287,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level,
+            log_config=log_config(settings.log_level, settings.log_format),
+            access_log=False,  # our own `request` line replaces it (gateway/observe.py)
         )
         return 0
     from . import workers

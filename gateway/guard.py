@@ -26,6 +26,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .observe import note_error
+
 JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
@@ -60,6 +62,7 @@ def error_body(message: str, code: str, **extensions: object) -> bytes:
 async def send_error(
     send: Send, status: int, message: str, code: str, media_type: str = JSON, **extensions: object
 ) -> None:
+    note_error(code)
     body = error_body(message, code, **extensions)
     await send(
         {

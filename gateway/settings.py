@@ -50,6 +50,8 @@ class Settings:
     port: int = 8000
     connector: str = "embedded"
     log_level: str = "info"
+    # Log lines as JSON objects (one per line, with the request id) or as plain text.
+    log_format: str = "json"
     # Server processes for `serve` (uvicorn workers), sharing the data dir.
     workers: int = 1
     # Production: no identity (private key) entries in X-Wallet, delegations only.
@@ -124,6 +126,10 @@ class Settings:
             )
         if "log_level" in values:
             values["log_level"] = str(values["log_level"]).lower()
+        if "log_format" in values:
+            values["log_format"] = str(values["log_format"]).strip().lower()
+            if values["log_format"] not in ("json", "text"):
+                raise ValueError(f"log format must be json or text, got {values['log_format']!r}")
         for name in ("production", "graphiql", "introspection", "metrics"):
             if name in values and isinstance(values[name], str):
                 text = str(values[name]).strip().lower()

@@ -50,13 +50,19 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
 def _worker(environment: dict[str, str], host: str, port: int, log_level: str) -> None:
     import uvicorn
 
+    from .observe import log_config
+    from .settings import Settings
+
     os.environ.update(environment)
+    settings = Settings.from_env()
     config = uvicorn.Config(
         "datachannels.gateway.app:create_app",
         factory=True,
         host=host,
         port=port,
         log_level=log_level,
+        log_config=log_config(settings.log_level, settings.log_format),
+        access_log=False,  # our own `request` line replaces it (gateway/observe.py)
     )
     uvicorn.Server(config).run(sockets=[reuse_port_socket(host, port)])
 

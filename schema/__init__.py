@@ -18,6 +18,7 @@ from strawberry.types import ExecutionContext, Info
 
 from ..chaincode import CHANNELS, SOURCE_CHANNELS
 from ..channel_connectors.errors import ChannelError
+from ..gateway.observe import OperationObserver
 from ..resolvers.engine import footprint_from_document
 from .airline import AirlineChannel
 from .caches import DocumentCache
@@ -174,6 +175,8 @@ def make_schema(introspection: bool = True) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=[
+            # First in, so last out: it sees the errors as the extensions below left them.
+            OperationObserver,
             # No depth limiter: no type here refers back to itself, so a query's depth is bounded
             # by the schema (about 6), and strawberry's QueryDepthLimiter would re-validate every
             # request (2 ms), defeating the validation cache. The token limit bounds a query's

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -26,10 +27,11 @@ from ..chaincode import CHANNELS, SOURCE_CHANNELS
 from .base import ChainInfo, Credential, Submitted, proposer
 from .errors import ChannelError
 from .identities import AUDITORS_MSP, CHANNEL_MEMBERS, OPERATOR, OPERATOR_MSP, IdentityStore
-from .ledger import ChannelConfig, ChannelLedger, VerifyReport
+from .ledger import ChainCheck, ChannelConfig, ChannelLedger, VerifyReport
 from .proposals import build_proposal, sign_envelope, sign_proposal
 
 _T = TypeVar("_T")
+log = logging.getLogger("datachannels.integrity")
 
 Progress = Callable[[str], None]
 
@@ -238,8 +240,12 @@ def init_data_dir(data_dir: Path, progress: Progress = _quiet) -> dict[str, int]
 
 DEFAULT_CHANNEL_TIMEOUT_S = 10.0
 DEFAULT_CHANNEL_WORKERS = 4
+DEFAULT_INTEGRITY_INTERVAL_S = 60.0
 INLINE_ARGS_BYTES = 4096
 INLINE_BUSY_MS = 20
+# An integrity check meets a lock: it waits this long, then tries again later.
+INTEGRITY_WAIT_S = 2.0
+_LOCKED = "locked"  # _check's answer when SQLite's lock kept it from running
 
 
 class _Busy(Exception):
@@ -263,6 +269,14 @@ class EmbeddedConnector:
     SQLite's locks; a read that meets one anyway (a crash recovery in progress) runs again on
     the channel's pool, with the deadline.  Writes, and reads with larger arguments (a
     1,000-activity footprint), stay on the pools so they never hold the loop.
+
+    Live integrity: SQLite's files can be changed behind the ledger's back, and a read serves
+    the world state table as it finds it.  So the connector checks every channel as
+    `ledger verify` does (hash chain, signatures, world state recomputed from the blocks) before
+    the channel's first call is answered, and again every `integrity_interval_s`, walking only
+    the blocks added since (ledger.ChainCheck).  A channel that fails is out of service until
+    the gateway restarts: every call on it is CHANNEL_UNAVAILABLE, and the log says what
+    failed.  Between two checks a change goes unnoticed for at most the interval.
     """
 
     kind = "embedded"
@@ -272,6 +286,7 @@ class EmbeddedConnector:
         data_dir: Path,
         timeout_s: float = DEFAULT_CHANNEL_TIMEOUT_S,
         workers: int = DEFAULT_CHANNEL_WORKERS,
+        integrity_interval_s: float = DEFAULT_INTEGRITY_INTERVAL_S,
     ) -> None:
         self.network = EmbeddedNetwork(data_dir)
         self.timeout_s = timeout_s
@@ -279,6 +294,11 @@ class EmbeddedConnector:
             channel: ThreadPoolExecutor(workers, thread_name_prefix=f"ledger-{channel}")
             for channel in CHANNELS
         }
+        self.integrity_interval_s = integrity_interval_s
+        self._checks: dict[str, ChainCheck] = {}
+        self._verified: dict[str, asyncio.Event] = {}
+        self._failed: dict[str, str] = {}  # channel → when its check failed (UTC, for callers)
+        self._checking: list[asyncio.Task[None]] = []
 
     def channels(self) -> tuple[str, ...]:
         return CHANNELS
@@ -289,6 +309,7 @@ class EmbeddedConnector:
         pool = self._pools.get(channel)
         if pool is None:  # an unknown channel: let the network say so
             return call()
+        await self._in_service(channel)
         if not writes and size < INLINE_ARGS_BYTES:
             try:
                 return self._inline(channel, call)
@@ -309,6 +330,85 @@ class EmbeddedConnector:
                 f"the ledger did not answer within {self.timeout_s:g} s; try again later."
                 + outcome,
             ) from None
+
+    # ------------------------------------------------------------ live integrity
+
+    async def integrity(self) -> dict[str, str | None]:
+        """Wait for every channel's first integrity check: channel → None if it passed, else
+        when it failed.  Checks start with the first call on any channel, or with this one."""
+        self._start_checks()
+        await asyncio.gather(*(event.wait() for event in self._verified.values()))
+        return {channel: self._failed.get(channel) for channel in CHANNELS}
+
+    def _start_checks(self) -> None:
+        if not self._checking:
+            self._verified = {c: asyncio.Event() for c in CHANNELS}
+            loop = asyncio.get_running_loop()
+            self._checking = [
+                loop.create_task(self._keep_checking(c), name=f"integrity-{c}") for c in CHANNELS
+            ]
+
+    async def _in_service(self, channel: str) -> None:
+        """Return once `channel` passed its integrity check; CHANNEL_UNAVAILABLE if it failed."""
+        self._start_checks()
+        verified = self._verified[channel]
+        if not verified.is_set():
+            try:
+                await asyncio.wait_for(verified.wait(), self.timeout_s)
+            except TimeoutError:
+                raise ChannelError(
+                    "CHANNEL_UNAVAILABLE",
+                    channel,
+                    f"the ledger's integrity check did not finish within {self.timeout_s:g} s; "
+                    "try again later",
+                ) from None
+        failed = self._failed.get(channel)
+        if failed is not None:
+            raise ChannelError(
+                "CHANNEL_UNAVAILABLE",
+                channel,
+                f"channel {channel} is out of service: its stored state disagrees with its chain "
+                f"(integrity check of {failed}); the operator's log says what failed",
+            )
+
+    async def _keep_checking(self, channel: str) -> None:
+        """Check `channel` now and every interval, on its own threads (a locked channel's
+        check waits for its lock and holds up no other channel's)."""
+        loop = asyncio.get_running_loop()
+        verified = self._verified[channel]
+        while True:
+            problem = await loop.run_in_executor(self._pools[channel], self._check, channel)
+            if problem is _LOCKED:
+                # A lock is not a disagreement: try again soon if the channel was never
+                # verified, else at the next interval.
+                if not verified.is_set():
+                    await asyncio.sleep(0.5)
+                    continue
+            elif problem is not None:
+                self._failed[channel] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+                log.error("channel %s taken out of service: %s", channel, problem)
+                verified.set()
+                return
+            else:
+                verified.set()
+            if self.integrity_interval_s <= 0:
+                return
+            await asyncio.sleep(self.integrity_interval_s)
+
+    def _check(self, channel: str) -> str | None:
+        """One integrity check of `channel`: None, what failed, or _LOCKED."""
+        check = self._checks.get(channel)
+        if check is None:
+            check = self._checks[channel] = ChainCheck(self.network.ledger(channel))
+        try:
+            report = check.run(wait_s=INTEGRITY_WAIT_S)
+        except sqlite3.OperationalError as error:
+            if "locked" in str(error) or "busy" in str(error):
+                return _LOCKED
+            return f"the check could not run: {error!r}"
+        except Exception as error:  # noqa: BLE001  (a check that cannot run is a failed check)
+            return f"the check could not run: {error!r}"
+        return report.problems[0] if report.problems else None
 
     def _inline(self, channel: str, call: Callable[[], _T]) -> _T:
         try:
@@ -354,6 +454,8 @@ class EmbeddedConnector:
         )
 
     async def aclose(self) -> None:
+        for task in self._checking:
+            task.cancel()
         for pool in self._pools.values():
             pool.shutdown(wait=False, cancel_futures=True)
 

@@ -479,35 +479,80 @@ class ChannelLedger:
 
     def verify(self) -> VerifyReport:
         """Walk the chain: hashes, signatures, and the state recomputed from the transactions."""
-        report = VerifyReport(self.channel)
-        connection = _connect(self.path)
+        return ChainCheck(self).run()
+
+
+class ChainCheck:
+    """`ledger verify` for one channel, which can go on from where its last run stopped.
+
+    The first run walks every block, replaying the valid transactions' writes into a state of
+    its own; each later run walks only the blocks committed since, so what it costs is the new
+    blocks plus one read of the state table, which it compares with the replayed state.  The
+    running gateway keeps one per channel (EmbeddedConnector's integrity checks); the replayed
+    state it holds in memory is the size of the channel's world state.
+    """
+
+    def __init__(self, ledger: ChannelLedger) -> None:
+        self.ledger = ledger
+        self.state: dict[bytes, tuple[bytes, int, int]] = {}
+        self.transactions: dict[str, tuple[int, int, int]] = {}
+        self.height = 0
+        self.previous_hash = b""
+
+    def run(self, wait_s: float = 30.0) -> VerifyReport:
+        """Check the blocks added since the last run and the whole state; wait at most
+        `wait_s` for SQLite's locks."""
+        ledger = self.ledger
+        report = VerifyReport(ledger.channel)
+        connection = _connect(ledger.path, wait_s)
         try:
             connection.execute("BEGIN")
-            state: dict[bytes, tuple[bytes, int, int]] = {}
-            transactions: dict[str, tuple[int, int, int]] = {}
-            previous_hash = b""
-            node_key = self.config.node.certificate.public_key()
+            node_key = ledger.config.node.certificate.public_key()
+            # `transactions` gains entries block by block: a failed run leaves it part-walked,
+            # and nothing uses this check again after a failure.
             for number, stored_hash, raw in connection.execute(
-                "SELECT number, hash, block FROM blocks ORDER BY number"
+                "SELECT number, hash, block FROM blocks WHERE number >= ? ORDER BY number",
+                (self.height,),
             ):
-                problem = _verify_block(
-                    self, number, stored_hash, raw, previous_hash, node_key, state, transactions
-                )
-                report.blocks += 1
-                if problem:
-                    report.problems.append(f"channel {self.channel}: block {number}: {problem}")
+                if number != self.height:
+                    report.problems.append(
+                        f"channel {ledger.channel}: block {self.height} is missing"
+                    )
                     return report
-                previous_hash = stored_hash
-            report.transactions = len(transactions)
+                problem = _verify_block(
+                    ledger,
+                    number,
+                    stored_hash,
+                    raw,
+                    self.previous_hash,
+                    node_key,
+                    self.state,
+                    self.transactions,
+                )
+                report.blocks = number + 1
+                if problem:
+                    report.problems.append(f"channel {ledger.channel}: block {number}: {problem}")
+                    return report
+                self.previous_hash = stored_hash
+                self.height = number + 1
+            (stored_height,) = connection.execute("SELECT count(*) FROM blocks").fetchone()
+            if stored_height < self.height:
+                report.problems.append(
+                    f"channel {ledger.channel}: {self.height - stored_height} block(s) that were "
+                    "on the chain are gone"
+                )
+                return report
+            report.blocks = self.height
+            report.transactions = len(self.transactions)
             stored_state = {
                 _as_bytes(k): (_as_bytes(v), b, t)
                 for k, v, b, t in connection.execute(
                     "SELECT key, value, block_number, tx_index FROM state"
                 )
             }
-            if stored_state != state:
+            if stored_state != self.state:
                 report.problems.append(
-                    f"channel {self.channel}: {_state_difference(state, stored_state)}"
+                    f"channel {ledger.channel}: {_state_difference(self.state, stored_state)}"
                 )
             stored_tx = {
                 tx_id: (b, i, c)
@@ -515,9 +560,9 @@ class ChannelLedger:
                     "SELECT tx_id, block_number, tx_index, validation_code FROM transactions"
                 )
             }
-            if stored_tx != transactions:
+            if stored_tx != self.transactions:
                 report.problems.append(
-                    f"channel {self.channel}: the transaction index differs from the blocks"
+                    f"channel {ledger.channel}: the transaction index differs from the blocks"
                 )
             connection.execute("COMMIT")
         finally:

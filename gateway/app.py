@@ -9,10 +9,12 @@ channel, never the secret.  The parsed wallet lives in the request's context onl
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +55,10 @@ def make_connector(settings: Settings) -> Connector:
         from ..channel_connectors.embedded import EmbeddedConnector
 
         return EmbeddedConnector(
-            settings.data_dir, settings.channel_timeout_s, settings.channel_workers
+            settings.data_dir,
+            settings.channel_timeout_s,
+            settings.channel_workers,
+            settings.integrity_interval_s,
         )
     from ..channel_connectors.fabric import FabricConnector
 
@@ -160,6 +165,17 @@ class _WalletGate:
         await self._app(scope, receive, send)
 
 
+async def _first_checks(integrity: Callable[[], Awaitable[dict[str, str | None]]]) -> None:
+    began = time.perf_counter()
+    outcome = await integrity()
+    failed = sorted(channel for channel, when in outcome.items() if when)
+    log.info(
+        "integrity checked in %.0f ms: %s",
+        (time.perf_counter() - began) * 1000,
+        f"out of service: {', '.join(failed)}" if failed else "every channel agrees with its chain",
+    )
+
+
 def create_app(settings: Settings | None = None, connector: Connector | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     metrics = GatewayMetrics()
@@ -193,7 +209,12 @@ def create_app(settings: Settings | None = None, connector: Connector | None = N
         # Everything built so far (schema, factor tables, modules) lives as long as the process:
         # out of the collector's sight, a full collection does not walk it again and again.
         gc.freeze()
+        # The embedded ledger's integrity checks start now, not at the first call.
+        integrity = getattr(metered.inner, "integrity", None)
+        started = asyncio.create_task(_first_checks(integrity)) if integrity else None
         yield
+        if started is not None:
+            started.cancel()
         await metered.aclose()
 
     endpoint = ResponseShape(

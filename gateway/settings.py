@@ -69,6 +69,9 @@ class Settings:
     body_timeout_s: float = 10.0
     # Threads per channel for the embedded ledger: a locked channel holds only its own.
     channel_workers: int = 4
+    # Embedded ledger: every channel is checked against its chain before its first answer and
+    # again this often (seconds; 0: at start only); a channel that fails goes out of service.
+    integrity_interval_s: float = 60.0
     # Browser front ends on these origins (comma-separated, exact) may call the gateway.
     cors_origins: str = ""
     # GraphiQL, introspection and /metrics: on unless production, when not set.
@@ -139,6 +142,18 @@ class Settings:
         for name in ("channel_timeout_s", "body_timeout_s"):
             if name in values:
                 values[name] = _number(name, values[name], float, 0, 600, "a number of seconds")
+        if "integrity_interval_s" in values:
+            given = values["integrity_interval_s"]
+            try:
+                interval = float(str(given))
+            except ValueError:
+                interval = -1.0
+            if not 0 <= interval < float("inf"):
+                raise ValueError(
+                    f"integrity_interval_s must be a number of seconds (0: at start only), "
+                    f"got {given!r}"
+                )
+            values["integrity_interval_s"] = interval
         for name in ("max_body_bytes", "max_activities", "channel_workers", "workers"):
             if name in values:
                 values[name] = _number(name, values[name], int, 1, None, "a whole number")

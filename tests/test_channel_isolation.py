@@ -147,17 +147,19 @@ def test_a_read_that_meets_a_lock_on_the_loop_moves_to_the_pool_and_holds_up_nob
     # while a read of another channel answers at once.
     connector = EmbeddedConnector(data_dir, timeout_s=2)
     acme = connector.network.identities.signing_identity("acme")
-    connector.network.ledger("utility")  # open, with no connection left open (exclusive
-    # mode needs the file to itself)
     seen = _threads_of(connector)
-    lock = sqlite3.connect(connector.network.ledger_path("utility"), isolation_level=None)
-    lock.execute("PRAGMA locking_mode = EXCLUSIVE")
-    lock.execute("BEGIN IMMEDIATE")
-    lock.execute("CREATE TABLE IF NOT EXISTS held (x)")
-    lock.execute("COMMIT")  # exclusive mode keeps the lock after the write
     finished: list[str] = []
+    lock = sqlite3.connect(connector.network.ledger_path("utility"), isolation_level=None)
 
     async def race() -> BaseException | None:
+        # Every channel passes its integrity check first; a check leaves no connection open
+        # (exclusive mode needs the file to itself).
+        assert set((await connector.integrity()).values()) == {None}
+        lock.execute("PRAGMA locking_mode = EXCLUSIVE")
+        lock.execute("BEGIN IMMEDIATE")
+        lock.execute("CREATE TABLE IF NOT EXISTS held (x)")
+        lock.execute("COMMIT")  # exclusive mode keeps the lock after the write
+
         async def utility() -> BaseException | None:
             try:
                 await connector.evaluate("utility", acme, "read", [READ_RATES])

@@ -1,0 +1,448 @@
+"""Throughput: the gateway beside bare graphql-core and plain Starlette, in one run.
+
+Run: python bench/throughput.py [--duration S] [--connections C] [--memory S] [--skip-scale]
+
+Needs `wrk` (Debian: `apt-get install wrk`).  On a fresh data dir in a temporary directory it
+serves, one after another on loopback ports, each with uvicorn and one worker:
+
+* the gateway (`datachannels serve`, the embedded default);
+* **bare graphql-core**: the gateway's own schema (printed to SDL and built again by
+  graphql-core, so no strawberry) with parse and validation cached per query text, whose
+  `footprint` resolver returns the gateway's answer to the same request from memory: what
+  GraphQL execution alone costs for that answer;
+* **plain Starlette** returning the gateway's response bytes: what HTTP alone costs.
+
+For the README footprint (docs/examples/footprint.json, 4 activities) and for 100 activities
+over four channels, `wrk -t1 -cC -dS` posts the same body to each; a response that is not 200 or
+holds "errors" is counted and fails the run.  Then it prints the connector calls per footprint
+(from the gateway's /metrics), the RPS of `serve --workers 2` against one worker, and RSS of
+one worker after C=32 connections for --memory seconds against after its first 5 s.  Between
+them, the signature floor: the P-256 signs and verifies one footprint makes (counted with
+cProfile in-process), timed here, and the best ratio that floor leaves.
+
+Targets (issue 15): gateway >= 0.5x bare graphql-core for both bodies; one connector call per
+channel, plus one when provenance { blockNumber } is asked; 2 workers >= 1.8x one; RSS within
+10 %.  The Fabric figure (gateway CPU per footprint) is bench/fabric_latency.py's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+README_BODY = json.loads((ROOT / "docs" / "examples" / "footprint.json").read_text())
+
+_REGIONS = ("CAMX", "ERCT", "NWPP", "RFCE", "SRSO", "NYCW", "MROW", "FRCC", "AZNM", "NEWE")
+_ROUTES = (("CNSHA", "NLRTM"), ("SGSIN", "DEHAM"), ("USLAX", "JPTYO"), ("BRSSZ", "ESALG"))
+_FLIGHTS = (("LHR", "JFK"), ("SFO", "ORD"), ("CDG", "FRA"), ("SIN", "SYD"), ("DXB", "BOM"))
+_NAICS = ("331110", "325110", "324110", "322299", "323111")
+
+
+def hundred_activities() -> dict:
+    """25 activities on each source channel: the issue's second workload."""
+    return {
+        "query": README_BODY["query"],
+        "variables": {
+            "input": {
+                "electricity": [
+                    {"kwh": 1000 + n, "gridRegion": _REGIONS[n % len(_REGIONS)]} for n in range(25)
+                ],
+                "freight": [
+                    {
+                        "mode": "SEA",
+                        "tonnes": 5 + n,
+                        "origin": _ROUTES[n % len(_ROUTES)][0],
+                        "destination": _ROUTES[n % len(_ROUTES)][1],
+                        "vehicle": "container ship",
+                    }
+                    for n in range(25)
+                ],
+                "flights": [
+                    {
+                        "origin": _FLIGHTS[n % len(_FLIGHTS)][0],
+                        "destination": _FLIGHTS[n % len(_FLIGHTS)][1],
+                        "cabinClass": "ECONOMY",
+                    }
+                    for n in range(25)
+                ],
+                "purchases": [
+                    {"naics": _NAICS[n % len(_NAICS)], "amountUsd": 1000 + n} for n in range(25)
+                ],
+            }
+        },
+    }
+
+
+# ---------------------------------------------------------------- the two baselines
+
+
+def baseline_app(answers_file: Path):
+    """Bare graphql-core over the gateway's SDL, answering `footprint` from memory."""
+    from datachannels.schema import schema as gateway_schema
+    from graphql import build_schema, execute, parse, validate
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    schema = build_schema(gateway_schema.as_str())
+    answers = json.loads(answers_file.read_text())  # variables' JSON text → footprint answer
+    documents: dict[str, object] = {}  # the same caching the gateway does: parse + validate
+
+    async def graphql(request: Request) -> Response:
+        body = json.loads(await request.body())
+        query = body["query"]
+        document = documents.get(query)
+        if document is None:
+            document = parse(query)
+            errors = validate(schema, document)
+            if errors:
+                return JSONResponse({"errors": [e.formatted for e in errors]}, status_code=400)
+            documents[query] = document
+        answer = answers[json.dumps(body.get("variables"), sort_keys=True)]
+        result = execute(
+            schema,
+            document,  # type: ignore[arg-type]
+            root_value={"footprint": lambda info, **args: answer},
+            variable_values=body.get("variables"),
+        )
+        out: dict[str, object] = {"data": result.data}  # type: ignore[union-attr]
+        if result.errors:  # type: ignore[union-attr]
+            out["errors"] = [e.formatted for e in result.errors]  # type: ignore[union-attr]
+        return JSONResponse(out)
+
+    return Starlette(routes=[Route("/graphql", graphql, methods=["POST"])])
+
+
+def bytes_app(answers_file: Path):
+    """Plain Starlette: the gateway's response bytes for the posted variables."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    answers = {
+        key: json.dumps({"data": {"footprint": value}}).encode()
+        for key, value in json.loads(answers_file.read_text()).items()
+    }
+
+    async def graphql(request: Request) -> Response:
+        body = json.loads(await request.body())
+        key = json.dumps(body.get("variables"), sort_keys=True)
+        return Response(answers[key], media_type="application/json")
+
+    return Starlette(routes=[Route("/graphql", graphql, methods=["POST"])])
+
+
+# ---------------------------------------------------------------- servers and load
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(url: str, process: subprocess.Popen[bytes], path: str) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        if process.poll() is not None:
+            raise SystemExit(f"the server for {url} exited")
+        try:
+            httpx.get(url + path, timeout=1)
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{url} did not answer within 120 s") from None
+            time.sleep(0.1)
+
+
+@contextmanager
+def serving(command: list[str], env: dict[str, str], probe: str) -> Iterator[tuple[str, int]]:
+    port = _port()
+    process = subprocess.Popen(
+        [*command, "--port", str(port)],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(url, process, probe)
+        yield url, process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+_LUA = """
+wrk.method = "POST"
+wrk.body = io.open(os.getenv("BENCH_BODY")):read("*a")
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-Wallet"] = os.getenv("BENCH_WALLET")
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) bad = 0 end
+function response(status, headers, body)
+  if status ~= 200 or string.find(body, '"errors"', 1, true) then bad = bad + 1 end
+end
+function done(summary, latency, requests)
+  local n = 0
+  for _, t in ipairs(threads) do n = n + t:get("bad") end
+  io.write(string.format("BAD %d\\n", n))
+end
+"""
+
+
+def wrk(url: str, body: Path, wallet: str, seconds: float, connections: int, work: Path) -> dict:
+    script = work / "post.lua"
+    script.write_text(_LUA)
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", str(script)]
+        + [f"{url}/graphql"],
+        env={**os.environ, "BENCH_BODY": str(body), "BENCH_WALLET": wallet},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+    bad = int(re.search(r"BAD (\d+)", out).group(1))  # type: ignore[union-attr]
+    if bad:
+        raise SystemExit(f"{bad} bad responses from {url}:\n{out}")
+    return {"rps": rps, "p50_ms": float(p50.group(1)) * scale[p50.group(2)] if p50 else None}
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def connector_calls(url: str, body: dict, wallet: str) -> dict[str, float]:
+    """Connector calls by operation that one request makes, from /metrics."""
+
+    def counts() -> dict[str, float]:
+        text = httpx.get(f"{url}/metrics").text
+        out: dict[str, float] = {}
+        for match in re.finditer(
+            r'^datachannels_connector_calls_total\{channel="(\w+)",operation="(\w+)"\} ([\d.]+)',
+            text,
+            re.MULTILINE,
+        ):
+            out[f"{match[2]} {match[1]}"] = out.get(f"{match[2]} {match[1]}", 0) + float(match[3])
+        return out
+
+    before = counts()
+    httpx.post(f"{url}/graphql", json=body, headers={"X-Wallet": wallet}).raise_for_status()
+    after = counts()
+    return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
+
+
+# ---------------------------------------------------------------- the signature floor
+
+
+def signature_floor(data_dir: Path, wallet: str, body: dict) -> dict[str, float]:
+    """What one footprint's ECDSA signing and verifying alone costs here, in ms.
+
+    Counts the P-256 sign and verify calls of 50 in-process footprints (cProfile sees each
+    call into cryptography), and times that many of each on a fresh key.  Those are real
+    signatures (the relay's proposals, the ledger's checks of them and of the delegation, the
+    endorsements), so no code of ours can go below this floor.
+    """
+    import asyncio
+    import cProfile
+    import pstats
+    import timeit
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from datachannels.gateway.app import create_app
+    from datachannels.gateway.settings import Settings
+
+    app = create_app(Settings(data_dir=data_dir, log_level="warning"))
+    rounds = 50
+
+    async def run() -> cProfile.Profile:
+        profile = cProfile.Profile()
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+                for n in range(rounds + 5):
+                    if n == 5:
+                        profile.enable()
+                    answer = await client.post("/graphql", json=body, headers={"X-Wallet": wallet})
+                    assert "errors" not in answer.json(), answer.text
+                profile.disable()
+        return profile
+
+    stats = pstats.Stats(asyncio.run(run())).stats  # type: ignore[attr-defined]
+    calls = {"sign": 0, "verify": 0}
+    for (_, _, name), (_, ncalls, *_rest) in stats.items():
+        for kind in calls:
+            # e.g. "<method 'sign' of '…._rust.openssl.ec.ECPrivateKey' objects>"
+            if name.startswith(f"<method '{kind}' of '") and ".ec.EC" in name:
+                calls[kind] += ncalls
+    key = ec.generate_private_key(ec.SECP256R1())
+    message = b"x" * 200
+    signature = key.sign(message, ec.ECDSA(hashes.SHA256()))
+    n = 2000
+    sign_ms = timeit.timeit(lambda: key.sign(message, ec.ECDSA(hashes.SHA256())), number=n)
+    verify_ms = timeit.timeit(
+        lambda: key.public_key().verify(signature, message, ec.ECDSA(hashes.SHA256())), number=n
+    )
+    signs, verifies = calls["sign"] / rounds, calls["verify"] / rounds
+    return {
+        "signs": signs,
+        "verifies": verifies,
+        "sign_ms": sign_ms / n * 1000,
+        "verify_ms": verify_ms / n * 1000,
+        "floor_ms": signs * sign_ms / n * 1000 + verifies * verify_ms / n * 1000,
+    }
+
+
+# ---------------------------------------------------------------- the run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--memory", type=float, default=60, help="seconds of the RSS run (0: no)")
+    parser.add_argument("--skip-scale", action="store_true", help="no 2-worker run")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("bench/throughput.py needs wrk: apt-get install wrk")
+
+    from datachannels.channel_connectors.embedded import init_data_dir
+
+    from tests.conftest import delegation_wallet_for
+
+    work = Path(tempfile.mkdtemp(prefix="datachannels-throughput-"))
+    data_dir = work / "data"
+    init_data_dir(data_dir)
+    bodies = {
+        "README footprint (4 activities)": README_BODY,
+        "100 activities": hundred_activities(),
+    }
+    files = {}
+    for n, (label, body) in enumerate(bodies.items()):
+        files[label] = work / f"body{n}.json"
+        files[label].write_text(json.dumps(body))
+    # The default log level: the gateway writes its JSON request line per request, as deployed.
+    env = {"DATACHANNELS_DATA_DIR": str(data_dir)}
+    gateway = [sys.executable, "-m", "datachannels.gateway.cli", "serve"]
+
+    def wallet() -> str:  # fresh for each phase: a delegation lives ten minutes
+        return delegation_wallet_for(data_dir, "acme")
+
+    results: dict[str, dict[str, dict]] = {label: {} for label in bodies}
+    answers: dict[str, object] = {}
+    with serving(gateway, env, "/healthz") as (url, _):
+        w = wallet()
+        for label, body in bodies.items():
+            answer = httpx.post(
+                f"{url}/graphql", json=body, headers={"X-Wallet": w}, timeout=60
+            ).json()
+            assert "errors" not in answer, answer
+            answers[json.dumps(body["variables"], sort_keys=True)] = answer["data"]["footprint"]
+        calls = connector_calls(url, README_BODY, w)
+        for label in bodies:
+            wrk(url, files[label], w, 2, args.connections, work)  # warm-up
+            results[label]["gateway"] = wrk(
+                url, files[label], w, args.duration, args.connections, work
+            )
+    answers_file = work / "answers.json"
+    answers_file.write_text(json.dumps(answers))
+    for name, mode in (("graphql-core", "--baseline"), ("starlette", "--bytes")):
+        command = [sys.executable, __file__, mode, str(answers_file)]
+        with serving(command, {}, "/graphql") as (url, _):
+            for label in bodies:
+                wrk(url, files[label], "", 2, args.connections, work)
+                results[label][name] = wrk(
+                    url, files[label], "", args.duration, args.connections, work
+                )
+
+    print(f"\nwrk -t1 -c{args.connections} -d{args.duration:g}s, one uvicorn worker each")
+    print(f"{'body':34} {'gateway':>16} {'graphql-core':>16} {'starlette':>16} {'ratio':>7}")
+    for label, by in results.items():
+        cells = [
+            f"{by[n]['rps']:7.0f} RPS {by[n]['p50_ms'] or 0:4.0f}ms"
+            for n in ("gateway", "graphql-core", "starlette")
+        ]
+        ratio = by["gateway"]["rps"] / by["graphql-core"]["rps"]
+        print(f"{label:34} {cells[0]:>16} {cells[1]:>16} {cells[2]:>16} {ratio:6.2f}x")
+    print("(ratio: gateway RPS / bare graphql-core RPS; target >= 0.5)")
+    print("\nconnector calls for one README footprint:")
+    for key, value in sorted(calls.items()):
+        print(f"  {key:32} {value:g}")
+
+    floor = signature_floor(data_dir, wallet(), README_BODY)
+    per_request = 1000 / results["README footprint (4 activities)"]["graphql-core"]["rps"]
+    best = per_request / (per_request + floor["floor_ms"])
+    print(
+        f"\nsignatures per README footprint: {floor['signs']:g} P-256 signs "
+        f"({floor['sign_ms'] * 1000:.0f} us each) and {floor['verifies']:g} verifies "
+        f"({floor['verify_ms'] * 1000:.0f} us each): {floor['floor_ms']:.2f} ms that no code of "
+        f"ours avoids.\nbare graphql-core spends {per_request:.2f} ms per request (1/RPS), so "
+        f"the best ratio this floor allows is {best:.2f}x"
+    )
+
+    if not args.skip_scale:
+        readme = files["README footprint (4 activities)"]
+        scale = {}
+        for workers in (1, 2):
+            with serving([*gateway, "--workers", str(workers)], env, "/healthz") as (url, _):
+                w = wallet()
+                wrk(url, readme, w, 2, args.connections, work)
+                scale[workers] = wrk(url, readme, w, args.duration, args.connections, work)
+        print(
+            f"\nserve --workers 2: {scale[2]['rps']:.0f} RPS, one worker {scale[1]['rps']:.0f} "
+            f"RPS: {scale[2]['rps'] / scale[1]['rps']:.2f}x (target >= 1.8)"
+        )
+
+    if args.memory:
+        readme = files["README footprint (4 activities)"]
+        with serving(gateway, env, "/healthz") as (url, pid):
+            w = wallet()
+            wrk(url, readme, w, 5, 32, work)
+            early = rss_mb(pid)
+            wrk(url, readme, w, args.memory, 32, work)
+            late = rss_mb(pid)
+        print(
+            f"\nRSS at 32 connections: {early:.1f} MB after 5 s, {late:.1f} MB after "
+            f"{args.memory:g} s more: {100 * (late - early) / early:+.1f} % (target within 10 %)"
+        )
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def _serve_baseline(mode: str, answers: str, port: str) -> None:
+    import uvicorn
+
+    app = (baseline_app if mode == "--baseline" else bytes_app)(Path(answers))
+    uvicorn.run(app, host="127.0.0.1", port=int(port), log_level="warning")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] in ("--baseline", "--bytes") and sys.argv[3] == "--port":
+        _serve_baseline(sys.argv[1], sys.argv[2], sys.argv[4])
+    else:
+        main()

@@ -39,6 +39,7 @@ from ..resolvers.context import RequestContext
 from ..schema import make_schema, schema
 from . import graphiql
 from .guard import RequestGuard, ResponseShape, SecurityHeaders, header
+from .lane import Lane
 from .metrics import GatewayMetrics, MeteredConnector
 from .observe import ObservedRequests, RequestMetrics, note_error
 from .settings import Settings
@@ -48,6 +49,8 @@ log = logging.getLogger("datachannels.gateway")
 
 WALLET_HEADER = b"x-wallet"
 STATIC = Path(__file__).resolve().parent / "static"
+# A request forwarded to the heavy lane (gateway/lane.py) gets this long for its answer.
+LANE_TIMEOUT_S = 300.0
 
 
 def make_connector(settings: Settings) -> Connector:
@@ -215,13 +218,21 @@ def create_app(settings: Settings | None = None, connector: Connector | None = N
         yield
         if started is not None:
             started.cancel()
+        if lane is not None:
+            await lane.aclose()
         await metered.aclose()
 
+    lane = (
+        Lane(settings.lane_socket, settings.lane_min_items, LANE_TIMEOUT_S)
+        if settings.lane and settings.lane_socket
+        else None
+    )
     endpoint = ResponseShape(
         RequestGuard(
             _WalletGate(graphql, relay, settings.production),
             settings.max_body_bytes,
             settings.body_timeout_s,
+            lane,
         )
     )
     routes = [

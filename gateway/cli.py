@@ -281,31 +281,45 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"GraphiQL: http://{settings.host}:{settings.port}/graphql  "
         f"(X-Wallet header: the output of `{wallet_hint}`)"
     )
-    if settings.workers == 1:
-        uvicorn.run(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level,
-            log_config=log_config(settings.log_level, settings.log_format),
-            access_log=False,  # our own `request` line replaces it (gateway/observe.py)
-        )
-        return 0
-    from . import workers
+    if settings.workers > 1:
+        from . import workers
 
-    if not workers.supported():
-        raise SystemExit("error: --workers above 1 needs Linux (SO_REUSEPORT); run one worker")
-    if settings.port == 0:
-        raise SystemExit("error: --workers above 1 needs a fixed --port (0 gives each its own)")
-    # Several processes: each builds its own app from the environment, so what the command line
-    # set travels there (gateway/workers.py says why not uvicorn's own --workers).
-    return workers.run(
-        settings.workers,
-        _as_environment(settings),
-        settings.host,
-        settings.port,
-        settings.log_level,
-    )
+        if not workers.supported():
+            raise SystemExit("error: --workers above 1 needs Linux (SO_REUSEPORT); run one worker")
+        if settings.port == 0:
+            raise SystemExit("error: --workers above 1 needs a fixed --port (0 gives each its own)")
+    lane = None
+    if settings.lane:
+        from .lane import LaneProcess
+
+        # Not waited for: until it answers, large requests run here (gateway/lane.py).
+        lane = LaneProcess(_as_environment(settings))
+        settings = dataclasses.replace(settings, lane_socket=lane.socket_path)
+    try:
+        if settings.workers == 1:
+            uvicorn.run(
+                create_app(settings),
+                host=settings.host,
+                port=settings.port,
+                log_level=settings.log_level,
+                log_config=log_config(settings.log_level, settings.log_format),
+                access_log=False,  # our own `request` line replaces it (gateway/observe.py)
+            )
+            return 0
+        from . import workers
+
+        # Several processes: each builds its own app from the environment, so what the command
+        # line set travels there (gateway/workers.py says why not uvicorn's own --workers).
+        return workers.run(
+            settings.workers,
+            _as_environment(settings),
+            settings.host,
+            settings.port,
+            settings.log_level,
+        )
+    finally:
+        if lane is not None:
+            lane.stop()
 
 
 def _as_environment(settings: Settings) -> dict[str, str]:

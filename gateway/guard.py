@@ -22,11 +22,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .observe import note_error
+
+if TYPE_CHECKING:
+    from .lane import Lane
 
 JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -104,38 +107,45 @@ def negotiate(accept: str | None) -> str:
     return GRAPHQL_RESPONSE if preferred > 0 and preferred >= quality.get(JSON, 0.0) else JSON
 
 
-def check_request_body(body: bytes) -> str | None:
-    """Why a POSTed body is not a GraphQL request object, or None when it is one."""
+def read_request_body(body: bytes) -> tuple[dict[str, Any], None] | tuple[None, str]:
+    """A POSTed body as a GraphQL request object, or why it is not one."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        return "the request body is not UTF-8"
+        return None, "the request body is not UTF-8"
     try:
         parsed = json.loads(text)
     except RecursionError:
-        return "the request body nests deeper than JSON here allows"
+        return None, "the request body nests deeper than JSON here allows"
     except ValueError as error:  # JSONDecodeError, and integers past Python's digit limit
         if "digits" in str(error):
-            return "the request body holds a number with too many digits"
-        return "the request body is not JSON"
+            return None, "the request body holds a number with too many digits"
+        return None, "the request body is not JSON"
     if not isinstance(parsed, dict):
-        return "the request body must be a JSON object with a `query` string"
+        return None, "the request body must be a JSON object with a `query` string"
     if not isinstance(parsed.get("query"), str):
-        return "the request body must have a `query` string"
+        return None, "the request body must have a `query` string"
     for name, kind in (("variables", dict), ("operationName", str), ("extensions", dict)):
         if parsed.get(name) is not None and not isinstance(parsed[name], kind):
             expected = "an object" if kind is dict else "a string"
-            return f"`{name}` must be {expected} or null"
-    return None
+            return None, f"`{name}` must be {expected} or null"
+    return parsed, None
 
 
 class RequestGuard:
     """Bounds and checks a request to /graphql before strawberry reads it."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, body_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        body_timeout_s: float = 10.0,
+        lane: Lane | None = None,
+    ) -> None:
         self._app = app
         self._max = max_body_bytes
         self._body_timeout = body_timeout_s
+        self._lane = lane
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -193,9 +203,12 @@ class RequestGuard:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        problem = check_request_body(body)
+        parsed, problem = read_request_body(body)
         if problem:
             await send_error(send, 400, problem, "BAD_INPUT", media, field="body")
+            return
+        # A heavy request runs in the heavy lane's process (gateway/lane.py), if there is one.
+        if self._lane and self._lane.wants(parsed) and await self._lane.forward(scope, body, send):
             return
         await self._app(scope, _replay(body, receive), send)
 

@@ -37,6 +37,7 @@ log = logging.getLogger("datachannels.requests")
 
 MAX_OPERATION_NAMES = 100
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}")
+LANE_LABEL = "(lane)"  # not a GraphQL name, so no operation of a caller's can take it
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
@@ -48,6 +49,7 @@ class Observation:
     operation: str | None = None
     operation_type: str | None = None
     codes: list[str] = field(default_factory=list)
+    lane: bool = False  # answered by the heavy lane's process (gateway/lane.py)
 
 
 _current: ContextVar[Observation | None] = ContextVar("datachannels_request", default=None)
@@ -58,6 +60,13 @@ def note_error(code: str) -> None:
     observation = _current.get()
     if observation is not None:
         observation.codes.append(code)
+
+
+def note_lane() -> None:
+    """The request went to the heavy lane: its operation is the lane's to name and log."""
+    observation = _current.get()
+    if observation is not None:
+        observation.lane = True
 
 
 def current_request_id() -> str | None:
@@ -132,7 +141,10 @@ def _route(path: str) -> str:
 
 
 class ObservedRequests:
-    """ASGI middleware: request id, in-flight gauge, latency, and one log line per request."""
+    """ASGI middleware: request id, in-flight gauge, latency, and one log line per request.
+
+    A request forwarded to the heavy lane is counted here under the operation "(lane)" (with
+    `"lane": true` in its line); the lane's own line, with the same request id, names it."""
 
     def __init__(self, app: ASGIApp, metrics: RequestMetrics) -> None:
         self.app = app
@@ -164,7 +176,11 @@ class ObservedRequests:
             elapsed = time.perf_counter() - started
             route = _route(scope.get("path", ""))
             self.metrics.requests.labels(route, str(status)).inc()
-            operation = self.metrics.operation_label(observation.operation)
+            operation = (
+                LANE_LABEL
+                if observation.lane
+                else self.metrics.operation_label(observation.operation)
+            )
             if route == "/graphql":
                 kind = observation.operation_type or "none"
                 self.metrics.seconds.labels(operation, kind).observe(elapsed)
@@ -178,6 +194,7 @@ class ObservedRequests:
                     "operationType": observation.operation_type,
                     "durationMs": round(elapsed * 1000, 2),
                     "errorCodes": observation.codes or None,
+                    "lane": observation.lane or None,
                 },
             )
             _current.reset(token)
@@ -207,6 +224,7 @@ class JsonLogs(JsonFormatter):
         log_record["time"] = self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z")
         log_record["level"] = record.levelname.lower()
         log_record["logger"] = record.name
+        log_record["pid"] = record.process  # which process: workers and the heavy lane share
         request_id = current_request_id()
         if request_id:
             log_record["requestId"] = request_id

@@ -72,6 +72,11 @@ class Settings:
     # Embedded ledger: every channel is checked against its chain before its first answer and
     # again this often (seconds; 0: at start only); a channel that fails goes out of service.
     integrity_interval_s: float = 60.0
+    # `serve` runs requests whose variables hold at least lane_min_items list items in a second
+    # process at a lower CPU priority (gateway/lane.py), so they hold up no other request.
+    lane: bool = True
+    lane_min_items: int = 200
+    lane_socket: str | None = None  # set by `serve` for its processes, not by hand
     # Browser front ends on these origins (comma-separated, exact) may call the gateway.
     cors_origins: str = ""
     # GraphiQL, introspection and /metrics: on unless production, when not set.
@@ -133,7 +138,7 @@ class Settings:
             values["log_format"] = str(values["log_format"]).strip().lower()
             if values["log_format"] not in ("json", "text"):
                 raise ValueError(f"log format must be json or text, got {values['log_format']!r}")
-        for name in ("production", "graphiql", "introspection", "metrics"):
+        for name in ("production", "graphiql", "introspection", "metrics", "lane"):
             if name in values and isinstance(values[name], str):
                 text = str(values[name]).strip().lower()
                 if text not in ("1", "true", "yes", "0", "false", "no"):
@@ -154,7 +159,13 @@ class Settings:
                     f"got {given!r}"
                 )
             values["integrity_interval_s"] = interval
-        for name in ("max_body_bytes", "max_activities", "channel_workers", "workers"):
+        for name in (
+            "max_body_bytes",
+            "max_activities",
+            "channel_workers",
+            "workers",
+            "lane_min_items",
+        ):
             if name in values:
                 values[name] = _number(name, values[name], int, 1, None, "a whole number")
         if values.get("connector", "embedded") not in ("embedded", "fabric"):

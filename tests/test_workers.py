@@ -33,11 +33,12 @@ def _children(pid: int) -> list[int]:
 
 
 def _workers(pid: int) -> list[int]:
-    """The server processes under the supervisor (not multiprocessing's resource tracker)."""
+    """The server processes under the supervisor (not multiprocessing's resource tracker, nor
+    the heavy lane)."""
     out = []
     for child in _children(pid):
         command = Path(f"/proc/{child}/cmdline").read_bytes()
-        if b"resource_tracker" not in command:
+        if b"resource_tracker" not in command and b"gateway.lane" not in command:
             out.append(child)
     return out
 

@@ -39,7 +39,6 @@ from ..resolvers.context import RequestContext
 from ..schema import make_schema, schema
 from . import graphiql
 from .guard import RequestGuard, ResponseShape, SecurityHeaders, header
-from .lane import Lane
 from .metrics import GatewayMetrics, MeteredConnector
 from .observe import ObservedRequests, RequestMetrics, note_error
 from .settings import Settings
@@ -222,11 +221,11 @@ def create_app(settings: Settings | None = None, connector: Connector | None = N
             await lane.aclose()
         await metered.aclose()
 
-    lane = (
-        Lane(settings.lane_socket, settings.lane_min_items, LANE_TIMEOUT_S)
-        if settings.lane and settings.lane_socket
-        else None
-    )
+    lane = None
+    if settings.lane and settings.lane_socket:  # only under `serve`, which started the lane
+        from .lane import Lane
+
+        lane = Lane(settings.lane_socket, settings.lane_min_items, LANE_TIMEOUT_S)
     endpoint = ResponseShape(
         RequestGuard(
             _WalletGate(graphql, relay, settings.production),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -288,6 +289,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             raise SystemExit("error: --workers above 1 needs Linux (SO_REUSEPORT); run one worker")
         if settings.port == 0:
             raise SystemExit("error: --workers above 1 needs a fixed --port (0 gives each its own)")
+    # uvicorn stops gracefully on SIGTERM and then raises the signal again; as SystemExit here,
+    # it runs the clean-up below (the lane's stop) instead of killing the process outright.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     lane = None
     if settings.lane:
         from .lane import LaneProcess
@@ -320,6 +324,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         if lane is not None:
             lane.stop()
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _as_environment(settings: Settings) -> dict[str, str]:

@@ -131,11 +131,7 @@ class LaneProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        for leftover in (Path(self.socket_path), Path(self._directory)):
-            try:
-                leftover.unlink() if leftover.is_socket() else leftover.rmdir()
-            except OSError:
-                pass
+        _remove(Path(self.socket_path))
 
 
 def main(socket_path: str, parent: int) -> None:
@@ -147,13 +143,28 @@ def main(socket_path: str, parent: int) -> None:
 
     settings = Settings.from_env(lane=False)
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
-    uvicorn.run(
-        create_app(settings),
-        uds=socket_path,
-        log_level=settings.log_level,
-        log_config=log_config(settings.log_level, settings.log_format),
-        access_log=False,
-    )
+    # As in `serve`: uvicorn raises SIGTERM again after its graceful stop; exit through the
+    # clean-up below rather than die by it.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    try:
+        uvicorn.run(
+            create_app(settings),
+            uds=socket_path,
+            log_level=settings.log_level,
+            log_config=log_config(settings.log_level, settings.log_format),
+            access_log=False,
+        )
+    finally:
+        _remove(Path(socket_path))
+
+
+def _remove(socket_path: Path) -> None:
+    """The socket and its private directory, if they are still there."""
+    for leftover in (socket_path, socket_path.parent):
+        try:
+            leftover.unlink() if leftover == socket_path else leftover.rmdir()
+        except OSError:
+            pass
 
 
 def _exit_with_parent(parent: int) -> None:

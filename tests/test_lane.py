@@ -40,6 +40,14 @@ def _request_lines(log: Path, request_id: str) -> list[dict]:
     ]
 
 
+def _lane_socket(log: Path) -> Path:
+    """The lane's socket, from the line uvicorn logs when the lane starts listening."""
+    for line in log.read_text().splitlines():
+        if line.startswith("{") and "unix socket" in json.loads(line)["message"]:
+            return Path(json.loads(line)["message"].split("unix socket ")[1].split()[0])
+    raise AssertionError(f"the lane never listened:\n{log.read_text()}")
+
+
 def _post(url: str, body: dict, wallet: str, request_id: str) -> httpx.Response:
     return httpx.post(
         f"{url}/graphql",
@@ -99,6 +107,8 @@ def test_a_large_request_is_answered_by_the_lane_as_the_gateway_would(
         [itself] = _request_lines(log, "heavy-after")
         assert itself["pid"] == gateway["pid"] and "lane" not in itself
         assert "the heavy lane did not answer" in log.read_text()
+    # The gateway stopped (SIGTERM): the lane's private directory went with it.
+    assert not _lane_socket(log).parent.exists()
 
 
 def test_the_lane_stops_when_its_gateway_is_killed(data_dir: Path, tmp_path: Path) -> None:
@@ -114,7 +124,7 @@ def test_the_lane_stops_when_its_gateway_is_killed(data_dir: Path, tmp_path: Pat
     try:
         deadline = time.monotonic() + 60
         lanes: list[int] = []
-        while not lanes:
+        while not lanes or "unix socket" not in log.read_text():  # until the lane listens
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
             children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
@@ -132,6 +142,11 @@ def test_the_lane_stops_when_its_gateway_is_killed(data_dir: Path, tmp_path: Pat
         if stat.rsplit(")", 1)[1].split()[0] == "Z":
             break  # exited; a zombie until init reaps it
         assert time.monotonic() < deadline, "the lane outlived its gateway"
+        time.sleep(0.2)
+    # It stopped gracefully: its socket and private directory are gone.
+    deadline = time.monotonic() + 10
+    while _lane_socket(log).parent.exists():
+        assert time.monotonic() < deadline, "the lane left its directory behind"
         time.sleep(0.2)
 
 

@@ -6,8 +6,11 @@ holds these facts:
 
     grant_channel("utility");
     grant_kind("grid_rate");                 one per record kind it opens (factors only)
-    grant_consumer_org("OutsiderMSP");       the organisation it is issued to, or
-    grant_consumer_cert("sha256:…");         the one certificate it is issued to
+    grant_consumer_org("OutsiderMSP");       the organisation it is issued to,
+    grant_consumer_ca(hex:3082…);            that organisation's CA certificate (DER): the
+                                             provider vouches for it, since the channel's
+                                             membership record does not hold a non-member's CA
+    grant_consumer_cert("sha256:…");         optionally: the one certificate it is issued to
     grant_expires(2027-01-01T00:00:00Z);
     grant_fee("0.002"); grant_currency("USD"); grant_max_uses(10);
 
@@ -20,12 +23,19 @@ block: it can be read before the signature is checked (`grant_id`), so the contr
 up the grant it names and the issuer's certificate recorded with it, then check the signature
 with that certificate's key.
 
+The grant id is the authority block's signature (biscuit's revocation id). An ECDSA signature
+can be re-encoded into another valid one for the same block, which gives another id; that is
+harmless here because a token counts only under the id its provider recorded on the channel:
+a re-encoded copy names no recorded grant and is refused.
+
 `verify` answers the checks that have codes of their own, in this order: the signature and the
 consumer (TOKEN_INVALID), expiry, also by a narrowing block (TOKEN_EXPIRED), channel and kind,
 also by a narrowing block (TOKEN_SCOPE).  Revocation and the use cap are the ledger's to check
 (they need state); this module is pure and shared by the CLI and the contracts.
 
-Not wired into the contracts, the gateway or the CLI yet: see issue 13.
+The source contracts record grants (`grant_issue`, `grant_revoke`, `grants`; chaincode/records.py)
+and `datachannels token issue|revoke|list` drives them; reading with a token, metering and the
+bill are not built yet (issue 13).
 """
 
 from __future__ import annotations
@@ -57,7 +67,8 @@ class Grant:
     grant_id: str
     channel: str
     kinds: tuple[str, ...]
-    consumer_org: str | None
+    consumer_org: str
+    consumer_ca: x509.Certificate
     consumer_cert: str | None
     expires: dt.datetime
     fee: Decimal
@@ -78,7 +89,8 @@ def issue(
     kinds: Iterable[str],
     expires: dt.datetime,
     *,
-    consumer_org: str | None = None,
+    consumer_org: str,
+    consumer_ca_pem: bytes,
     consumer_cert: str | None = None,
     fee: str = "0",
     currency: str = "USD",
@@ -88,8 +100,10 @@ def issue(
     kinds = tuple(dict.fromkeys(kinds))
     if not 1 <= len(kinds) <= MAX_KINDS:
         raise ValueError(f"a grant opens 1 to {MAX_KINDS} record kinds")
-    if (consumer_org is None) == (consumer_cert is None):
-        raise ValueError("a grant is issued to one consumer: an organisation or a certificate")
+    try:
+        consumer_ca = x509.load_pem_x509_certificate(consumer_ca_pem)
+    except ValueError:
+        raise ValueError("consumer_ca_pem is not a PEM certificate") from None
     if expires.tzinfo is None:
         raise ValueError("expires must carry a time zone")
     try:
@@ -102,10 +116,11 @@ def issue(
         raise ValueError("max_uses must be at least 1")
     facts = [f'grant_channel("{_string(channel, "channel")}");']
     facts += [f'grant_kind("{_string(kind, "kind")}");' for kind in kinds]
-    if consumer_org is not None:
-        facts.append(f'grant_consumer_org("{_string(consumer_org, "consumer_org")}");')
-    else:
-        facts.append(f'grant_consumer_cert("{_string(str(consumer_cert), "consumer_cert")}");')
+    facts.append(f'grant_consumer_org("{_string(consumer_org, "consumer_org")}");')
+    ca_der = consumer_ca.public_bytes(serialization.Encoding.DER)
+    facts.append(f"grant_consumer_ca(hex:{ca_der.hex()});")
+    if consumer_cert is not None:
+        facts.append(f'grant_consumer_cert("{_string(consumer_cert, "consumer_cert")}");')
     facts.append(f"grant_expires({_datalog_time(expires)});")
     facts.append(f'grant_fee("{amount}"); grant_currency("{_string(currency, "currency")}");')
     if max_uses is not None:
@@ -159,6 +174,28 @@ def grant_id(token: str) -> str:
         raise GrantError("TOKEN_INVALID", "the token is not a grant this gateway reads") from None
 
 
+def read_signed(token: str, issuer_certificate_pem: bytes) -> Grant:
+    """The grant, if its signature verifies with the issuer's certificate; no other check.
+    What the contract records when a provider registers a grant it issued."""
+    return _read(_verified(token, issuer_certificate_pem))
+
+
+def as_record(grant: Grant) -> dict[str, object]:
+    """A grant's facts as the contract stores them (JSON; the token itself is not stored)."""
+    return {
+        "grantId": grant.grant_id,
+        "channel": grant.channel,
+        "kinds": list(grant.kinds),
+        "consumerOrg": grant.consumer_org,
+        "consumerCa": grant.consumer_ca.public_bytes(serialization.Encoding.PEM).decode(),
+        "consumerCert": grant.consumer_cert,
+        "expires": _datalog_time(grant.expires),
+        "fee": str(grant.fee),
+        "currency": grant.currency,
+        "maxUses": grant.max_uses,
+    }
+
+
 def verify(
     token: str,
     issuer_certificate_pem: bytes,
@@ -172,7 +209,7 @@ def verify(
     token_ = _verified(token, issuer_certificate_pem)
     grant = _read(token_)
     wanted = tuple(kinds)
-    if grant.consumer_org is not None and grant.consumer_org != consumer_org:
+    if grant.consumer_org != consumer_org:
         raise GrantError(
             "TOKEN_INVALID", f"the token was issued to {grant.consumer_org}, not {consumer_org}"
         )
@@ -229,15 +266,20 @@ def _read(token: biscuit.Biscuit) -> Grant:
     kinds = tuple(sorted(str(t[0]) for t in terms("grant_kind")))
     if not isinstance(channel, str) or not isinstance(expires, dt.datetime) or not kinds:
         raise GrantError("TOKEN_INVALID", "the token lacks a channel, kinds or an expiry")
-    org, cert = one("grant_consumer_org"), one("grant_consumer_cert")
-    if (org is None) == (cert is None):
-        raise GrantError("TOKEN_INVALID", "the token names no consumer, or two")
+    org, ca, cert = one("grant_consumer_org"), one("grant_consumer_ca"), one("grant_consumer_cert")
+    if not isinstance(org, str) or not isinstance(ca, bytes):
+        raise GrantError("TOKEN_INVALID", "the token names no consumer organisation and CA")
+    try:
+        consumer_ca = x509.load_der_x509_certificate(ca)
+    except ValueError:
+        raise GrantError("TOKEN_INVALID", "the token's consumer CA does not decode") from None
     fee, currency, uses = one("grant_fee"), one("grant_currency"), one("grant_max_uses")
     return Grant(
         grant_id=token.revocation_ids[0],
         channel=channel,
         kinds=kinds,
-        consumer_org=str(org) if org is not None else None,
+        consumer_org=org,
+        consumer_ca=consumer_ca,
         consumer_cert=str(cert) if cert is not None else None,
         expires=expires if expires.tzinfo else expires.replace(tzinfo=dt.UTC),
         fee=Decimal(str(fee or "0")),

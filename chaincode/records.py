@@ -20,6 +20,9 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from cryptography.hazmat.primitives import serialization
+
+from . import grants as grant_tokens
 from .access import DELEGATION_KEY, MEMBERSHIP, acting, is_operator_admin, parse_membership
 from .shim import (
     Caller,
@@ -40,6 +43,8 @@ AUDITORS = ("AuditorsMSP",)
 MAX_BATCH = 2000
 MAX_QUERY_LIMIT = 1000
 SUPERSEDED_INDEX = "superseded_by"
+GRANT = "grant"  # a provider's access grant, by its id (chaincode/grants.py)
+GRANT_REVOKED = "grant_revoked"
 # What a query may hold.  where: payload field = value; startsWith: text field starts with;
 # matches: text field equal ignoring case and runs of white space (see fold_text).
 QUERY_FIELDS = (
@@ -167,6 +172,103 @@ class SourceChannelContract(ChannelContract):
     """Base of the utility, shipping, airline and commodity contracts."""
 
     schemas: ClassVar[Mapping[str, RecordSchema]] = {}
+
+    def get_evaluate_transactions(self) -> list[str]:
+        return [*super().get_evaluate_transactions(), "grants"]
+
+    # ----------------------------------------------------------------- grants
+
+    async def grant_issue(self, ctx: Context, request: str) -> str:
+        """Record a grant (chaincode/grants.py) that the caller, a writer, signed: {"token"}.
+
+        Signed by the provider itself, never relayed.  The token must verify with the
+        creator's own certificate, name this channel and open factor kinds only (never another
+        customer's audited records).  The record holds the grant's facts and the issuer's
+        certificate, which reads with the token will check it against; not the token.
+        """
+        who = await self._writer(ctx, "issue grants")
+        body = parse_json_argument("request", request)
+        token = body.get("token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token or len(token) > 8192:
+            raise bad_input('request must be {"token": "…"}, a grant of at most 8 KiB')
+        pem = who.certificate.public_bytes(serialization.Encoding.PEM)
+        try:
+            grant = grant_tokens.read_signed(token, pem)
+        except grant_tokens.GrantError as refused:
+            raise ContractError(
+                refused.code, refused.message + " (the issuer must sign it with its own key)"
+            ) from None
+        channel = ctx.get_stub().get_channel_id()
+        if grant.channel != channel:
+            raise ContractError(
+                "TOKEN_SCOPE", f"the grant is for channel {grant.channel}, not {channel}"
+            )
+        factors = sorted(kind for kind, schema in self.schemas.items() if not schema.audited)
+        outside = sorted(set(grant.kinds) - set(factors))
+        if outside:
+            raise ContractError(
+                "TOKEN_SCOPE",
+                f"a grant opens factor kinds only ({', '.join(factors)}); not {', '.join(outside)}",
+            )
+        if await self._get(ctx, GRANT, [grant.grant_id]) is not None:
+            raise ContractError("CONFLICT", f"grant {grant.grant_id} is recorded already")
+        tx_id = ctx.get_stub().get_txid()
+        record = {
+            **grant_tokens.as_record(grant),
+            "issuer": {
+                "mspId": who.msp_id,
+                "name": who.name,
+                "certFingerprint": who.fingerprint,
+                "certificate": pem.decode(),
+            },
+            "txId": tx_id,
+            "timestamp": timestamp_of(ctx),
+        }
+        await self._put(ctx, GRANT, [grant.grant_id], record)
+        return canonical_json({"grantId": grant.grant_id, "txId": tx_id})
+
+    async def grant_revoke(self, ctx: Context, request: str) -> str:
+        """Revoke a recorded grant: {"grantId"}; by a writer, signed by itself."""
+        who = await self._writer(ctx, "revoke grants")
+        body = parse_json_argument("request", request)
+        grant_id = body.get("grantId") if isinstance(body, dict) else None
+        if not isinstance(grant_id, str) or not grant_id or "\x00" in grant_id:
+            raise bad_input('request must be {"grantId": "…"}')
+        if await self._get(ctx, GRANT, [grant_id]) is None:
+            raise ContractError("NOT_FOUND", f"no grant {grant_id} on this channel")
+        if await self._get(ctx, GRANT_REVOKED, [grant_id]) is not None:
+            raise ContractError("CONFLICT", f"grant {grant_id} is revoked already")
+        tx_id = ctx.get_stub().get_txid()
+        await self._put(
+            ctx,
+            GRANT_REVOKED,
+            [grant_id],
+            {"by": who.msp_id, "txId": tx_id, "timestamp": timestamp_of(ctx)},
+        )
+        return canonical_json({"grantId": grant_id, "txId": tx_id})
+
+    async def grants(self, ctx: Context) -> str:
+        """The channel's grants with their revocations: for its writers (providers) only."""
+        await self._writer(ctx, "list grants")
+        revoked = {
+            ctx.get_stub().split_composite_key(key)[1][0]: value
+            for key, value in await self._scan(ctx, GRANT_REVOKED, [])
+        }
+        out = []
+        for _, record in await self._scan(ctx, GRANT, []):
+            record.pop("issuer", None)
+            out.append({**record, "revoked": revoked.get(record["grantId"])})
+        return canonical_json({"grants": out})
+
+    async def _writer(self, ctx: Context, doing: str) -> Caller:
+        who = await acting(ctx, None)
+        if not self._is_writer(who):
+            channel = ctx.get_stub().get_channel_id()
+            raise access_denied(
+                f"only {', '.join(sorted(self._writers))} may {doing} on channel {channel}; "
+                f"{who.msp_id} may not"
+            )
+        return who
 
     # ----------------------------------------------------------------- writes
 

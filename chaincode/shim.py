@@ -65,6 +65,12 @@ ERROR_CODES = (
     "DELEGATION_EXPIRED",
     "DELEGATION_SCOPE",
     "DELEGATION_REPLAYED",
+    # Access grants (chaincode/grants.py).
+    "TOKEN_INVALID",
+    "TOKEN_EXPIRED",
+    "TOKEN_REVOKED",
+    "TOKEN_EXHAUSTED",
+    "TOKEN_SCOPE",
 )
 
 

@@ -193,6 +193,95 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_token(args: argparse.Namespace) -> int:
+    """`token issue|revoke|list`: a data provider's access grants (chaincode/grants.py).
+
+    `issue` signs a grant with the provider's own key and records it on the channel (the
+    contract checks the provider is a writer and the kinds are factors), then prints the token
+    for the consumer.  Reading with a token is not built yet (issue 13).
+    """
+    import asyncio
+    import datetime as dt
+
+    from ..chaincode import grants
+    from ..chaincode.delegation import fingerprint
+    from ..channel_connectors.base import network
+    from ..channel_connectors.identities import IdentityStore
+
+    settings = _settings(args)
+    store = IdentityStore(settings.data_dir)
+    try:
+        credential = store.signing_identity(args.provider)
+        _, _, key = store.pem_pair(args.provider)
+    except KeyError as exc:
+        raise SystemExit(f"error: {exc.args[0]}") from None
+    token = None
+    if args.token_command == "issue":
+        # The consumer: a demo identity, whose organisation's CA the grant carries.
+        try:
+            consumer = store.signing_identity(args.consumer)
+        except KeyError:
+            raise SystemExit(
+                f"error: --consumer must be a demo identity ({', '.join(store.names())})"
+            ) from None
+        consumer_org = consumer.identity.msp_id
+        consumer_ca = store.organisation(consumer_org).ca_certificate_pem
+        consumer_cert = (
+            fingerprint(consumer.identity.certificate) if args.bind == "certificate" else None
+        )
+        try:
+            expires = dt.datetime.fromisoformat(args.expires)
+        except ValueError:
+            raise SystemExit(f"error: --expires must be an ISO date or time, got {args.expires!r}")
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=dt.UTC)
+        try:
+            token = grants.issue(
+                key,
+                args.channel,
+                [k.strip() for k in args.kinds.split(",") if k.strip()],
+                expires,
+                consumer_org=consumer_org,
+                consumer_ca_pem=consumer_ca,
+                consumer_cert=consumer_cert,
+                fee=args.fee,
+                currency=args.currency,
+                max_uses=args.max_uses,
+            )
+        except ValueError as exc:
+            raise SystemExit(f"error: {exc}") from None
+    connector = _connector(settings)
+
+    async def call() -> bytes:
+        try:
+            contract = network(connector, args.channel).contract()
+            if args.token_command == "issue":
+                body = json.dumps({"token": token})
+                return (await contract.submit(credential, "grant_issue", body)).result
+            if args.token_command == "revoke":
+                body = json.dumps({"grantId": args.grant_id})
+                return (await contract.submit(credential, "grant_revoke", body)).result
+            return await contract.evaluate(credential, "grants")
+        finally:
+            await connector.aclose()
+
+    try:
+        result = json.loads(asyncio.run(call()))
+    except ChannelError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # an unknown channel name
+        raise SystemExit(f"error: {exc}") from None
+    if args.token_command == "issue":
+        _progress(f"grant {result['grantId']} recorded on {args.channel} (txId {result['txId']})")
+        print(token)
+    elif args.token_command == "revoke":
+        _progress(f"grant {result['grantId']} revoked (txId {result['txId']})")
+    else:
+        print(json.dumps(result["grants"], indent=2))
+    return 0
+
+
 def cmd_chaincode(args: argparse.Namespace) -> int:
     """`chaincode query|invoke`: one contract call as a demo identity, like `peer chaincode`.
 
@@ -531,6 +620,38 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("function")
         sub.add_argument("args", nargs="*")
         sub.set_defaults(run=cmd_chaincode)
+
+    token = commands.add_parser(
+        "token", help="a data provider's access grants: issue, revoke, list (issue 13)"
+    )
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    for name, text in (
+        ("issue", "sign a grant for a consumer, record it on the channel, print the token"),
+        ("revoke", "record a grant's revocation on the channel"),
+        ("list", "the channel's grants (for its writers)"),
+    ):
+        sub = token_commands.add_parser(name, parents=[common], help=text)
+        sub.add_argument("--provider", required=True, metavar="NAME", help="a writer, e.g. auditor")
+        sub.add_argument("--channel", required=True, help="utility, shipping, airline or commodity")
+        sub.add_argument("--connector", choices=("embedded", "fabric"), default=None)
+        if name == "issue":
+            sub.add_argument("--consumer", required=True, help="a demo identity, e.g. outsider")
+            sub.add_argument(
+                "--kinds", required=True, help="comma-separated factor kinds, e.g. grid_rate"
+            )
+            sub.add_argument("--expires", required=True, help="ISO date or time (UTC if no zone)")
+            sub.add_argument("--fee", default="0", help="per access (decimal; default 0)")
+            sub.add_argument("--currency", default="USD")
+            sub.add_argument("--max-uses", type=int, default=None, help="the cap (default none)")
+            sub.add_argument(
+                "--bind",
+                choices=("organisation", "certificate"),
+                default="organisation",
+                help="who may use it: the consumer's organisation (default) or its certificate",
+            )
+        if name == "revoke":
+            sub.add_argument("grant_id", metavar="GRANT_ID")
+        sub.set_defaults(run=cmd_token)
 
     network = commands.add_parser("network", help="a local Hyperledger Fabric network (no Docker)")
     network_commands = network.add_subparsers(dest="network_command", required=True)

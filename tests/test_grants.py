@@ -4,6 +4,8 @@ Fabric keys (ECDSA P-256), checked with their certificates."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -44,6 +46,7 @@ def _issue(store: IdentityStore, issuer: str = "auditor", **overrides: object) -
         "kinds": ["grid_rate"],
         "expires": LATER,
         "consumer_org": "OutsiderMSP",
+        "consumer_ca_pem": store.organisation("OutsiderMSP").ca_certificate_pem,
         "fee": "0.002",
         "currency": "USD",
         "max_uses": 10,
@@ -77,6 +80,7 @@ def test_an_issued_grant_verifies_and_reads_back(store: IdentityStore) -> None:
     grant = _verify(store, token)
     assert grant.channel == "utility" and grant.kinds == ("grid_rate",)
     assert grant.consumer_org == "OutsiderMSP" and grant.consumer_cert is None
+    assert grant.consumer_ca == store.organisation("OutsiderMSP").ca_certificate
     assert grant.expires == LATER and grant.fee == Decimal("0.002") and grant.max_uses == 10
     assert grant.grant_id == grants.grant_id(token)  # readable before the signature is checked
 
@@ -103,7 +107,7 @@ def test_a_grant_admits_only_its_consumer(store: IdentityStore) -> None:
     assert _code(lambda: _verify(store, token, consumer_org="GlobexMSP")) == "TOKEN_INVALID"
     _, acme, _ = store.pem_pair("acme")
     _, outsider, _ = store.pem_pair("outsider")
-    bound = _issue(store, consumer_org=None, consumer_cert=fingerprint(outsider))
+    bound = _issue(store, consumer_cert=fingerprint(outsider))
     assert _verify(store, bound).consumer_cert == fingerprint(outsider)
     stolen = lambda: _verify(store, bound, consumer_cert=fingerprint(acme))
     assert _code(stolen) == "TOKEN_INVALID"
@@ -144,8 +148,8 @@ def test_the_holder_can_narrow_a_grant_offline_but_never_widen_it(store: Identit
 def test_issue_refuses_what_a_grant_cannot_state(store: IdentityStore) -> None:
     for overrides in (
         {"kinds": []},
-        {"consumer_org": None},
-        {"consumer_cert": "sha256:ab"},  # as well as consumer_org
+        {"consumer_ca_pem": b"not a certificate"},
+        {"consumer_cert": 'sha256:"ab'},
         {"fee": "-1"},
         {"fee": "lots"},
         {"max_uses": 0},
@@ -162,3 +166,130 @@ def test_any_text_is_refused_cleanly_as_a_grant(store: IdentityStore, text: str)
     with pytest.raises(grants.GrantError) as refused:
         _verify(store, text)
     assert refused.value.code == "TOKEN_INVALID"
+
+
+# ------------------------------------------------------------------ on the ledger (embedded)
+
+
+def _submit(network, channel: str, as_: str, function: str, body: dict):
+    return network.submit(
+        channel, network.identities.signing_identity(as_), function, [json.dumps(body)]
+    )
+
+
+def _ledger_code(call) -> str:
+    from datachannels.channel_connectors.errors import ChannelError
+
+    with pytest.raises(ChannelError) as refused:
+        call()
+    return refused.value.code
+
+
+def test_a_provider_records_lists_and_revokes_its_grant(network) -> None:
+    store = network.identities
+    token = _issue(store)
+    submitted = _submit(network, "utility", "auditor", "grant_issue", {"token": token})
+    recorded = json.loads(submitted.result)
+    assert recorded["grantId"] == grants.grant_id(token)
+    listing = json.loads(
+        network.evaluate("utility", store.signing_identity("auditor"), "grants", [])
+    )
+    [grant] = listing["grants"]
+    assert grant["consumerOrg"] == "OutsiderMSP" and grant["kinds"] == ["grid_rate"]
+    assert grant["fee"] == "0.002" and grant["maxUses"] == 10 and grant["revoked"] is None
+    assert grant["txId"] == recorded["txId"]
+    # Recorded once only; revoked once only.
+    again = lambda: _submit(network, "utility", "auditor", "grant_issue", {"token": token})
+    assert _ledger_code(again) == "CONFLICT"
+    _submit(network, "utility", "auditor", "grant_revoke", {"grantId": recorded["grantId"]})
+    [grant] = json.loads(
+        network.evaluate("utility", store.signing_identity("auditor"), "grants", [])
+    )["grants"]
+    assert grant["revoked"]["by"] == "AuditorsMSP"
+    twice = lambda: _submit(
+        network, "utility", "auditor", "grant_revoke", {"grantId": recorded["grantId"]}
+    )
+    assert _ledger_code(twice) == "CONFLICT"
+    missing = lambda: _submit(network, "utility", "auditor", "grant_revoke", {"grantId": "ab"})
+    assert _ledger_code(missing) == "NOT_FOUND"
+
+
+def test_only_a_writer_records_a_grant_it_signed_itself_for_factor_kinds(network) -> None:
+    store = network.identities
+    height = {c: network.ledger(c).height() for c in ("utility", "airline")}
+    by_acme, by_auditor = _issue(store, issuer="acme"), _issue(store)
+    audited = _issue(store, kinds=["invoice"])
+    cases = [
+        # A customer may not record grants, nor revoke them.
+        ("utility", "acme", "grant_issue", {"token": by_acme}, "ACCESS_DENIED"),
+        ("utility", "acme", "grant_revoke", {"grantId": "ab"}, "ACCESS_DENIED"),
+        # The auditor records a grant acme signed: it does not verify with the auditor's key.
+        ("utility", "auditor", "grant_issue", {"token": by_acme}, "TOKEN_INVALID"),
+        # A grant for another channel, and one that opens audited records.
+        ("airline", "auditor", "grant_issue", {"token": by_auditor}, "TOKEN_SCOPE"),
+        ("utility", "auditor", "grant_issue", {"token": audited}, "TOKEN_SCOPE"),
+        ("utility", "auditor", "grant_issue", {"token": "garbage"}, "TOKEN_INVALID"),
+        ("utility", "auditor", "grant_issue", {"tokens": "x"}, "BAD_INPUT"),
+    ]
+    for channel, who, function, body, code in cases:
+        refused = functools.partial(_submit, network, channel, who, function, body)
+        assert _ledger_code(refused) == code, (channel, who, function, body)
+    listing = lambda: network.evaluate("utility", store.signing_identity("acme"), "grants", [])
+    assert _ledger_code(listing) == "ACCESS_DENIED"
+    # Nothing was written by any of them.
+    assert {c: network.ledger(c).height() for c in height} == height
+
+
+def test_the_token_commands_issue_list_and_revoke(data_dir: Path) -> None:
+    import subprocess
+    import sys
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "datachannels.gateway.cli", "token", *args]
+            + ["--channel", "utility", "--data-dir", str(data_dir)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    issued = run(
+        "issue",
+        "--provider",
+        "auditor",
+        "--consumer",
+        "outsider",
+        "--kinds",
+        "grid_rate",
+        "--fee",
+        "0.002",
+        "--max-uses",
+        "10",
+        "--expires",
+        "2027-01-01",
+    )
+    assert issued.returncode == 0, issued.stderr
+    token = issued.stdout.strip()
+    grant_id = grants.grant_id(token)
+    assert f"grant {grant_id} recorded on utility" in issued.stderr
+    listed = run("list", "--provider", "auditor")
+    [grant] = json.loads(listed.stdout)
+    assert grant["grantId"] == grant_id and grant["consumerOrg"] == "OutsiderMSP"
+    assert run("revoke", "--provider", "auditor", grant_id).returncode == 0
+    assert (
+        json.loads(run("list", "--provider", "auditor").stdout)[0]["revoked"]["by"] == "AuditorsMSP"
+    )
+    refused = run(
+        "issue",
+        "--provider",
+        "acme",
+        "--consumer",
+        "outsider",
+        "--kinds",
+        "grid_rate",
+        "--expires",
+        "2027-01-01",
+    )
+    assert refused.returncode == 1 and "ACCESS_DENIED" in refused.stderr
+    assert "Traceback" not in refused.stderr + issued.stderr

@@ -37,6 +37,9 @@ from .shim import Caller, Context, ContractError, access_denied, bad_input, crea
 
 OPERATOR_MSP = "OperatorMSP"
 DELEGATION_KEY = "delegation"
+TOKEN_KEY = "token"  # a provider's grant (chaincode/grants.py), carried beside the delegation
+GRANT = "grant"  # the state object type of a recorded grant, by its id
+GRANT_REVOKED = "grant_revoked"
 MEMBERSHIP = "membership"  # the object type of the one membership record
 ACTIONS_OF = {"read": "read", "query": "read", "publish": "publish"}
 
@@ -169,6 +172,9 @@ async def acting(ctx: Context, action: str | None) -> Caller:
         raise DelegationError(
             "DELEGATION_INVALID", "the delegation is not a compact JWS"
         ).as_contract_error() from None
+    grant_token = transient(ctx.get_stub()).get(TOKEN_KEY)
+    if grant_token is not None:
+        return await _under_grant(ctx, proposer, token, bytes(grant_token), action)
     membership = await read_membership(ctx)
     if membership is None:
         raise ContractError(
@@ -194,6 +200,73 @@ async def acting(ctx: Context, action: str | None) -> Caller:
         delegation.certificate,
         delegation=delegation,
         relay_fingerprint=proposer.fingerprint,
+    )
+
+
+async def _under_grant(
+    ctx: Context, proposer: Caller, delegation_token: str, grant_token: bytes, action: str
+) -> Caller:
+    """A consumer that is no member, reading under a provider's grant.
+
+    The grant must be recorded on this channel and not revoked; the consumer's delegation is
+    checked against the consumer CA the grant carries (the membership record has members' CAs
+    only).  What the grant opens, its expiry and its cap are checked by the read itself, which
+    knows the kinds it reads (`SourceChannelContract`)."""
+    import json
+
+    from .grants import GrantError, grant_id
+
+    if action != "read":
+        raise ContractError("TOKEN_SCOPE", "a grant opens reads only")
+    try:
+        text = grant_token.decode("ascii")
+        gid = grant_id(text)
+    except (UnicodeDecodeError, GrantError):
+        raise ContractError(
+            "TOKEN_INVALID", "the token is not a grant this channel reads"
+        ) from None
+    stub = ctx.get_stub()
+    channel = stub.get_channel_id()
+    raw = await stub.get_state(stub.create_composite_key(GRANT, [gid]))
+    if not raw:
+        raise ContractError(
+            "TOKEN_INVALID",
+            f"the token names no grant recorded on channel {channel} (a grant opens the one "
+            "channel its provider recorded it on)",
+        )
+    record = json.loads(bytes(raw))
+    if await stub.get_state(stub.create_composite_key(GRANT_REVOKED, [gid])):
+        raise ContractError("TOKEN_REVOKED", f"grant {gid[:16]}… was revoked by its provider")
+    consumer_ca = x509.load_pem_x509_certificate(record["consumerCa"].encode())
+    now = _seconds(ctx)
+    membership = await read_membership(ctx)
+    try:
+        delegation = verify_signed(
+            delegation_token, member_cas={record["consumerOrg"]: (consumer_ca,)}
+        )
+        check_grant(
+            delegation,
+            relay=proposer.fingerprint,
+            channel=channel,
+            action=action,
+            now=now,
+            max_lifetime_s=membership.max_delegation_s if membership else DEFAULT_MAX_LIFETIME_S,
+        )
+    except DelegationError as refused:
+        if refused.code == "DELEGATION_INVALID" and "member" in refused.message:
+            raise ContractError(
+                "TOKEN_INVALID",
+                f"the token was issued to {record['consumerOrg']}; this delegation is not signed "
+                "by one of its certificates",
+            ) from None
+        raise refused.as_contract_error() from None
+    return Caller(
+        delegation.msp_id,
+        delegation.certificate,
+        delegation=delegation,
+        relay_fingerprint=proposer.fingerprint,
+        grant_token=text,
+        grant_record=record,
     )
 
 

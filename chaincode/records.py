@@ -23,7 +23,15 @@ from typing import Any, ClassVar
 from cryptography.hazmat.primitives import serialization
 
 from . import grants as grant_tokens
-from .access import DELEGATION_KEY, MEMBERSHIP, acting, is_operator_admin, parse_membership
+from .access import (
+    DELEGATION_KEY,
+    GRANT,
+    GRANT_REVOKED,
+    MEMBERSHIP,
+    acting,
+    is_operator_admin,
+    parse_membership,
+)
 from .shim import (
     Caller,
     Context,
@@ -43,8 +51,8 @@ AUDITORS = ("AuditorsMSP",)
 MAX_BATCH = 2000
 MAX_QUERY_LIMIT = 1000
 SUPERSEDED_INDEX = "superseded_by"
-GRANT = "grant"  # a provider's access grant, by its id (chaincode/grants.py)
-GRANT_REVOKED = "grant_revoked"
+GRANT_USES = "grant_uses"  # a grant's use counter: {"used": n, "of": cap}
+GRANT_USE = "grant_use"  # one metered access, by grant id and txId
 # What a query may hold.  where: payload field = value; startsWith: text field starts with;
 # matches: text field equal ignoring case and runs of white space (see fold_text).
 QUERY_FIELDS = (
@@ -409,19 +417,29 @@ class SourceChannelContract(ChannelContract):
             raise bad_input("keys and queries must be JSON arrays")
         if len(keys) + len(queries) > MAX_BATCH:
             raise bad_input(f"at most {MAX_BATCH} keys and queries per call")
+        kinds = [split_record_key(k)[0] for k in keys if isinstance(k, str) and "/" in k]
+        kinds += [
+            q["kind"] for q in queries if isinstance(q, dict) and isinstance(q.get("kind"), str)
+        ]
+        admitted = await self._grant_admits(ctx, who, kinds)
         superseded = await self._superseded(ctx)
         results = [await self._read_key(ctx, who, key, superseded) for key in keys]
         answers = []
+        read = sum(1 for text in results if '"record":' in text[:200])
         include = bool(body.get("includeSuperseded"))
         for query in queries:
             try:
                 if include and isinstance(query, dict):
                     query = {"includeSuperseded": True, **query}
-                answers.append(_page_json(*await self._page(ctx, who, query, superseded)))
+                page = await self._page(ctx, who, query, superseded)
+                read += len(page[0])
+                answers.append(_page_json(*page))
             except ContractError as refused:
                 answers.append(
                     canonical_json({"error": {"code": refused.code, "message": refused.message}})
                 )
+        if admitted is not None:
+            await self._meter(ctx, who, admitted, read)
         # By hand around the stored texts, keys in canonical_json's order ("queries" < "results").
         return f'{{"queries":[{",".join(answers)}],"results":[{",".join(results)}]}}'
 
@@ -429,13 +447,75 @@ class SourceChannelContract(ChannelContract):
         """Browse one kind page by page: one query as `read` takes them, 100 records by default."""
         who = await acting(ctx, "read")
         body = parse_json_argument("request", request)
-        return _page_json(
-            *await self._page(
-                ctx,
-                who,
-                {"limit": 100, **body} if isinstance(body, dict) else body,
-                await self._superseded(ctx),
+        kind = body.get("kind") if isinstance(body, dict) else None
+        admitted = await self._grant_admits(ctx, who, [kind] if isinstance(kind, str) else [])
+        page = await self._page(
+            ctx,
+            who,
+            {"limit": 100, **body} if isinstance(body, dict) else body,
+            await self._superseded(ctx),
+        )
+        if admitted is not None:
+            await self._meter(ctx, who, admitted, len(page[0]))
+        return _page_json(*page)
+
+    # ------------------------------------------------------- reads under a grant
+
+    async def _grant_admits(
+        self, ctx: Context, who: Caller, kinds: list[str]
+    ) -> tuple[grant_tokens.Grant, int] | None:
+        """For a caller under a grant (access.acting): the grant and its uses so far, once it
+        opens `kinds` on this channel now and has a use left; None for any other caller."""
+        if who.grant_token is None or who.grant_record is None:
+            return None
+        stub = ctx.get_stub()
+        stamp = stub.get_tx_timestamp()
+        now = stamp.ToDatetime(tzinfo=dt.UTC)
+        issuer = who.grant_record["issuer"]["certificate"].encode()
+        try:
+            grant = grant_tokens.verify(
+                who.grant_token,
+                issuer,
+                stub.get_channel_id(),
+                sorted(set(kinds)),
+                who.msp_id,
+                who.fingerprint,
+                now,
             )
+        except grant_tokens.GrantError as refused:
+            raise ContractError(refused.code, refused.message) from None
+        # One counter per grant: concurrent reads under one grant read the same version, so
+        # the ledger's MVCC check lets one commit and the others are retried by the relay;
+        # none is lost and the cap is never passed.
+        counter = await self._get(ctx, GRANT_USES, [grant.grant_id])
+        used = int(counter["used"]) if counter else 0
+        if grant.max_uses is not None and used >= grant.max_uses:
+            raise ContractError(
+                "TOKEN_EXHAUSTED",
+                f"the grant's {grant.max_uses} uses are all used; ask its provider for another",
+            )
+        return grant, used
+
+    async def _meter(
+        self, ctx: Context, who: Caller, admitted: tuple[grant_tokens.Grant, int], records: int
+    ) -> None:
+        """One metered access: the counter, and the access itself, for the bill."""
+        grant, used = admitted
+        tx_id = ctx.get_stub().get_txid()
+        await self._put(ctx, GRANT_USES, [grant.grant_id], {"used": used + 1, "of": grant.max_uses})
+        await self._put(
+            ctx,
+            GRANT_USE,
+            [grant.grant_id, tx_id],
+            {
+                "consumerOrg": who.msp_id,
+                "consumerCert": who.fingerprint,
+                "records": records,
+                "fee": str(grant.fee),
+                "currency": grant.currency,
+                "timestamp": timestamp_of(ctx),
+                "txId": tx_id,
+            },
         )
 
     async def _page(

@@ -101,6 +101,10 @@ class Caller:
     certificate: x509.Certificate
     delegation: Delegation | None = None  # set when a relay carried the caller's delegation
     relay_fingerprint: str | None = None
+    # Set when the caller reads under a provider's grant (chaincode/grants.py): the token and
+    # the grant's record on this channel; `SourceChannelContract` checks and meters it.
+    grant_token: str | None = None
+    grant_record: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:

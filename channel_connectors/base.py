@@ -9,13 +9,18 @@ credential is passed in with every call.  One class per kind of backend
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from .errors import ChannelError
 from .identity import Identity, SigningIdentity
 
 DELEGATION_TRANSIENT_KEY = "delegation"  # where the contract looks (chaincode.access)
+TOKEN_TRANSIENT_KEY = "token"
+# A read under a grant that lost the race for the grant's counter is simulated again, at most
+# this many times (each retry sees the counter the winner committed).
+TOKEN_READ_ATTEMPTS = 50
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,8 @@ class Delegated:
     relay: SigningIdentity
     delegation: str
     identity: Identity
+    # A provider's grant (chaincode/grants.py) the consumer reads under, carried beside it.
+    token: str | None = None
 
     def __repr__(self) -> str:  # a delegation is a bearer credential for its lifetime
         return f"Delegated(msp_id={self.identity.msp_id!r})"
@@ -42,7 +49,10 @@ Credential = SigningIdentity | Delegated
 def proposer(credential: Credential) -> tuple[SigningIdentity, dict[str, bytes]]:
     """Who signs a credential's proposals, and the transient data they carry."""
     if isinstance(credential, Delegated):
-        return credential.relay, {DELEGATION_TRANSIENT_KEY: credential.delegation.encode()}
+        transient = {DELEGATION_TRANSIENT_KEY: credential.delegation.encode()}
+        if credential.token is not None:
+            transient[TOKEN_TRANSIENT_KEY] = credential.token.encode()
+        return credential.relay, transient
     return credential, {}
 
 
@@ -132,3 +142,33 @@ def network(connector: Connector, channel: str) -> Network:
             f"unknown channel {channel!r}; channels: {', '.join(connector.channels())}"
         )
     return Network(connector, channel)
+
+
+def under_grant(credential: Credential) -> bool:
+    """Whether reads with this credential are metered: a consumer's, under a provider's grant."""
+    return isinstance(credential, Delegated) and credential.token is not None
+
+
+async def metered_read(channel: str, submit: Callable[[], Awaitable[Submitted]]) -> bytes:
+    """A read under a grant, as the relay must make it: submitted, so that the contract's
+    metering write commits (an evaluate commits nothing).  Concurrent reads under one grant
+    race for its counter; the losers are invalidated by MVCC and simulated again here, so no
+    caller sees the race and the cap holds."""
+    import asyncio
+    import random
+
+    for attempt in range(TOKEN_READ_ATTEMPTS):
+        try:
+            return (await submit()).result
+        except ChannelError as error:
+            if error.code != "CONFLICT" or not any(
+                reason in str(error) for reason in ("MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT")
+            ):
+                raise
+            await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+    raise ChannelError(
+        "CHANNEL_UNAVAILABLE",
+        channel,
+        f"{TOKEN_READ_ATTEMPTS} concurrent reads under this grant kept winning the race for its "
+        "counter; try again",
+    )

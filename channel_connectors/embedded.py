@@ -24,7 +24,7 @@ from fabric_protos.common import common_pb2, ledger_pb2
 from fabric_protos.peer import transaction_pb2
 
 from ..chaincode import CHANNELS, SOURCE_CHANNELS
-from .base import ChainInfo, Credential, Submitted, proposer
+from .base import ChainInfo, Credential, Submitted, metered_read, proposer, under_grant
 from .errors import ChannelError
 from .identities import AUDITORS_MSP, CHANNEL_MEMBERS, OPERATOR, OPERATOR_MSP, IdentityStore
 from .ledger import ChainCheck, ChannelConfig, ChannelLedger, VerifyReport
@@ -422,6 +422,10 @@ class EmbeddedConnector:
     async def evaluate(
         self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()
     ) -> bytes:
+        if under_grant(credential):
+            return await metered_read(
+                channel, functools.partial(self.submit, channel, credential, function, args)
+            )
         return await self._run(
             channel,
             False,

@@ -18,6 +18,7 @@ the peer's message where it is safe to show.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from fabric_protos.common import common_pb2, ledger_pb2
 from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
 from fabric_protos.peer import transaction_pb2
 
-from .base import ChainInfo, Credential, Submitted, proposer
+from .base import ChainInfo, Credential, Submitted, metered_read, proposer, under_grant
 from .errors import ChannelError, from_contract_message
 from .proposals import build_proposal, parse_transaction, sign_envelope, sign_proposal
 
@@ -207,6 +208,10 @@ class FabricConnector:
     async def evaluate(
         self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()
     ) -> bytes:
+        if under_grant(credential):
+            return await metered_read(
+                channel, functools.partial(self.submit, channel, credential, function, args)
+            )
         return await self._evaluate(channel, credential, self._chaincode(channel), function, args)
 
     async def submit(

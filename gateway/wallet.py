@@ -6,6 +6,9 @@
 * `{"delegation": "<compact JWS>"}`: the normal case.  The caller signed it in its own wallet
   (`delegation_wallet` below, `datachannels wallet --delegate`, or `/static/delegation.js` in a
   browser); the gateway's relay carries it and the channel's contract verifies it.
+* `{"token": "<grant>", "delegation": "<compact JWS>"}`: a consumer that is no member reads the
+  channel under a provider's grant (chaincode/grants.py); the delegation proves it holds it.
+  The relay submits such reads so that the contract's metering commits.
 * `{"mspId", "certificate", "privateKey"}` in PEM, as in a Fabric wallet: for local use only;
   a gateway in production mode refuses it.
 
@@ -164,14 +167,12 @@ def _credential(
 ) -> Credential:
     if not isinstance(entry, dict):
         raise WalletError("credential must be a JSON object", channel)
-    if "token" in entry:
-        raise WalletError("access tokens are not supported yet; send a delegation", channel)
     if "privateKey" in entry and production:
         raise WalletError(
             "this gateway runs in production mode and accepts no private key; " + HOW_TO_DELEGATE,
             channel,
         )
-    if "delegation" in entry:
+    if "delegation" in entry or "token" in entry:
         return _delegated(channel, entry, relay)
     missing = [
         f
@@ -189,13 +190,23 @@ def _credential(
 
 
 def _delegated(channel: str, entry: dict[str, object], relay: SigningIdentity | None) -> Delegated:
-    extra = sorted(set(entry) - {"delegation"})
+    extra = sorted(set(entry) - {"delegation", "token"})
     if extra:
         # Field names are quoted only when they look like field names.
         named = [name for name in extra if _FIELD_NAME.fullmatch(name)]
         others = len(extra) - len(named)
         listed = ", ".join(named + ([f"{others} other field(s)"] if others else []))
-        raise WalletError(f"a delegation entry holds only 'delegation', not {listed}", channel)
+        raise WalletError(
+            f"a delegation entry holds only 'delegation' (and 'token'), not {listed}", channel
+        )
+    if "delegation" not in entry:
+        raise WalletError(
+            'a token travels with its holder\'s delegation: {"token": …, "delegation": …}',
+            channel,
+        )
+    grant = entry.get("token")
+    if grant is not None and (not isinstance(grant, str) or not 1 <= len(grant) <= 8192):
+        raise WalletError("token must be a string of at most 8 KiB (a grant)", channel)
     token = entry["delegation"]
     if relay is None:
         raise WalletError(
@@ -210,4 +221,6 @@ def _delegated(channel: str, entry: dict[str, object], relay: SigningIdentity | 
         msp_id, certificate_pem = peek(token)
     except DelegationError as refused:
         raise WalletError(refused.message, channel, code=refused.code) from None
-    return Delegated(relay=relay, delegation=token, identity=Identity(msp_id, certificate_pem))
+    return Delegated(
+        relay=relay, delegation=token, identity=Identity(msp_id, certificate_pem), token=grant
+    )

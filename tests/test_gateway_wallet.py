@@ -52,7 +52,7 @@ def _cases(data_dir):
         (
             "a key as a field name of a delegation entry",
             _b64({"utility": {"delegation": "a.b.c", good["privateKey"]: 1}}),
-            "holds only 'delegation', not 1 other field(s)",
+            "holds only 'delegation' (and 'token'), not 1 other field(s)",
             "utility",
         ),
         (
@@ -110,9 +110,9 @@ def _cases(data_dir):
             "commodity",
         ),
         (
-            "a token",
+            "a token without its holder's delegation",
             _b64({"footprint": {"token": "t0ken-s3cret"}}),
-            "access tokens are not supported yet",
+            "a token travels with its holder's delegation",
             "footprint",
         ),
     ]

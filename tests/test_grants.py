@@ -13,6 +13,7 @@ import pytest
 from cryptography import x509
 from datachannels.chaincode import grants
 from datachannels.chaincode.delegation import fingerprint as _fingerprint
+from datachannels.channel_connectors.embedded import EmbeddedNetwork
 from datachannels.channel_connectors.identities import IdentityStore
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -293,3 +294,146 @@ def test_the_token_commands_issue_list_and_revoke(data_dir: Path) -> None:
     )
     assert refused.returncode == 1 and "ACCESS_DENIED" in refused.stderr
     assert "Traceback" not in refused.stderr + issued.stderr
+
+
+# ------------------------------------------------------------- reading under a grant (gateway)
+
+RATE = (
+    '{ utility { gridRates(regionType: EGRID_SUBREGION, region: "CAMX", year: 2023, first: 1) '
+    "{ items { co2LbPerMwh } } } }"
+)
+UTILITIES = "{ utility { utilities(first: 1) { items { name } } } }"
+
+
+def _token_wallet(data_dir: Path, name: str, token: str, channel: str = "utility") -> str:
+    """NAME's delegation for CHANNEL with TOKEN beside it, as an X-Wallet value."""
+    import base64
+
+    from tests.conftest import delegation_wallet_for
+
+    header = delegation_wallet_for(data_dir, name, channels=(channel,), actions=("read",))
+    padded = header + "=" * (-len(header) % 4)
+    wallet = json.loads(base64.urlsafe_b64decode(padded))
+    wallet[channel]["token"] = token
+    return base64.urlsafe_b64encode(json.dumps(wallet).encode()).decode().rstrip("=")
+
+
+def _recorded(data_dir: Path, **overrides: object) -> str:
+    """A grant for outsider on utility, issued and recorded by the auditor."""
+    network = EmbeddedNetwork(data_dir)
+    token = _issue(network.identities, **overrides)
+    _submit(network, "utility", "auditor", "grant_issue", {"token": token})
+    return token
+
+
+def _uses(data_dir: Path, token: str) -> list[dict]:
+    """The metered accesses of a grant, read from the channel's world state."""
+    import sqlite3
+
+    prefix = b"\x00grant_use\x00" + grants.grant_id(token).encode() + b"\x00"
+    path = EmbeddedNetwork(data_dir).ledger_path("utility")
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT key, value FROM state").fetchall()
+    return [json.loads(v) for k, v in rows if bytes(k).startswith(prefix)]
+
+
+def _answer(client, query: str, wallet: str) -> dict:
+    response = client.post("/graphql", json={"query": query}, headers={"X-Wallet": wallet})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _error_code(answer: dict) -> str | None:
+    errors = answer.get("errors") or []
+    return errors[0]["extensions"]["code"] if errors else None
+
+
+def test_outsider_reads_factors_under_a_grant_and_every_read_is_metered(data_dir: Path) -> None:
+    from datachannels.gateway.app import create_app
+    from datachannels.gateway.settings import Settings
+    from starlette.testclient import TestClient
+
+    from tests.conftest import delegation_wallet_for
+
+    token = _recorded(data_dir, max_uses=3)
+    with TestClient(create_app(Settings(data_dir=data_dir))) as client:
+        # Without the grant, outsider's delegation opens nothing.
+        plain = delegation_wallet_for(
+            data_dir, "outsider", channels=("utility",), actions=("read",)
+        )
+        assert _error_code(_answer(client, RATE, plain)) == "DELEGATION_INVALID"
+        wallet = _token_wallet(data_dir, "outsider", token)
+        for _ in range(3):
+            answer = _answer(client, RATE, wallet)
+            assert _error_code(answer) is None, answer
+            assert answer["data"]["utility"]["gridRates"]["items"][0]["co2LbPerMwh"] > 0
+        # The cap: the fourth read is refused, and changes nothing.
+        height = EmbeddedNetwork(data_dir).ledger("utility").height()
+        assert _error_code(_answer(client, RATE, wallet)) == "TOKEN_EXHAUSTED"
+        assert EmbeddedNetwork(data_dir).ledger("utility").height() == height
+    uses = _uses(data_dir, token)
+    assert len(uses) == 3 and {u["consumerOrg"] for u in uses} == {"OutsiderMSP"}
+    assert all(u["records"] == 1 and u["fee"] == "0.002" for u in uses)
+
+
+def test_a_grant_refuses_what_it_does_not_open(data_dir: Path) -> None:
+    from datachannels.gateway.app import create_app
+    from datachannels.gateway.settings import Settings
+    from starlette.testclient import TestClient
+
+    token = _recorded(data_dir)
+    expired = _recorded(data_dir, expires=NOW - dt.timedelta(days=1))
+    revoked = _recorded(data_dir, fee="0.001")
+    network = EmbeddedNetwork(data_dir)
+    _submit(network, "utility", "auditor", "grant_revoke", {"grantId": grants.grant_id(revoked)})
+    unrecorded = _issue(network.identities, fee="0.5")
+    height = network.ledger("utility").height()
+    with TestClient(create_app(Settings(data_dir=data_dir))) as client:
+        cases = [
+            (RATE, _token_wallet(data_dir, "outsider", expired), "TOKEN_EXPIRED"),
+            (RATE, _token_wallet(data_dir, "outsider", revoked), "TOKEN_REVOKED"),
+            (RATE, _token_wallet(data_dir, "outsider", unrecorded), "TOKEN_INVALID"),
+            # Another identity with outsider's token.
+            (RATE, _token_wallet(data_dir, "globex", token), "TOKEN_INVALID"),
+            # A kind the grant does not open.
+            (UTILITIES, _token_wallet(data_dir, "outsider", token), "TOKEN_SCOPE"),
+            # Forged: one character of the token changed.
+            (RATE, _token_wallet(data_dir, "outsider", token[:-8] + "AAAAAAA="), "TOKEN_INVALID"),
+        ]
+        for query, wallet, code in cases:
+            assert _error_code(_answer(client, query, wallet)) == code, code
+        # A utility grant used on the airline channel names no grant there.
+        flights = "{ airline { flightFactors(first: 1) { items { haul } } } }"
+        other = _token_wallet(data_dir, "outsider", token, channel="airline")
+        assert _error_code(_answer(client, flights, other)) == "TOKEN_INVALID"
+    assert network.ledger("utility").height() == height  # no refusal wrote anything
+    assert _uses(data_dir, token) == []
+
+
+def test_the_cap_holds_under_concurrency(data_dir: Path) -> None:
+    import asyncio
+
+    import httpx
+    from datachannels.gateway.app import create_app
+    from datachannels.gateway.settings import Settings
+
+    token = _recorded(data_dir, max_uses=10)
+    wallet = _token_wallet(data_dir, "outsider", token)
+    app = create_app(Settings(data_dir=data_dir))
+
+    async def race() -> list[str | None]:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+
+                async def one() -> str | None:
+                    answer = await http.post(
+                        "/graphql", json={"query": RATE}, headers={"X-Wallet": wallet}, timeout=120
+                    )
+                    return _error_code(answer.json())
+
+                return await asyncio.gather(*(one() for _ in range(25)))
+
+    codes = asyncio.run(race())
+    assert codes.count(None) == 10 and codes.count("TOKEN_EXHAUSTED") == 15, codes
+    assert len(_uses(data_dir, token)) == 10

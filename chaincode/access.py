@@ -237,20 +237,25 @@ async def _under_grant(
     record = json.loads(bytes(raw))
     if await stub.get_state(stub.create_composite_key(GRANT_REVOKED, [gid])):
         raise ContractError("TOKEN_REVOKED", f"grant {gid[:16]}… was revoked by its provider")
-    consumer_ca = x509.load_pem_x509_certificate(record["consumerCa"].encode())
     now = _seconds(ctx)
     membership = await read_membership(ctx)
+    # The consumer's organisation as the grant vouches for it, in the shape the delegation
+    # cache takes (keyed by the CA and organisation, so no other channel's record is reused).
+    ca_text = record["consumerCa"]
+    consumer = Membership(
+        members={record["consumerOrg"]: (x509.load_pem_x509_certificate(ca_text.encode()),)},
+        max_delegation_s=membership.max_delegation_s if membership else DEFAULT_MAX_LIFETIME_S,
+        digest=hashlib.sha256(f"{record['consumerOrg']}\n{ca_text}".encode()).hexdigest(),
+    )
     try:
-        delegation = verify_signed(
-            delegation_token, member_cas={record["consumerOrg"]: (consumer_ca,)}
-        )
+        delegation = _VERIFIED.get(delegation_token, consumer, now)
         check_grant(
             delegation,
             relay=proposer.fingerprint,
             channel=channel,
             action=action,
             now=now,
-            max_lifetime_s=membership.max_delegation_s if membership else DEFAULT_MAX_LIFETIME_S,
+            max_lifetime_s=consumer.max_delegation_s,
         )
     except DelegationError as refused:
         if refused.code == "DELEGATION_INVALID" and "member" in refused.message:

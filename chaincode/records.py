@@ -18,6 +18,7 @@ import datetime as dt
 from collections.abc import AsyncGenerator, Iterable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from cryptography.hazmat.primitives import serialization
@@ -182,7 +183,7 @@ class SourceChannelContract(ChannelContract):
     schemas: ClassVar[Mapping[str, RecordSchema]] = {}
 
     def get_evaluate_transactions(self) -> list[str]:
-        return [*super().get_evaluate_transactions(), "grants"]
+        return [*super().get_evaluate_transactions(), "grants", "usage"]
 
     # ----------------------------------------------------------------- grants
 
@@ -267,6 +268,69 @@ class SourceChannelContract(ChannelContract):
             record.pop("issuer", None)
             out.append({**record, "revoked": revoked.get(record["grantId"])})
         return canonical_json({"grants": out})
+
+    async def usage(self, ctx: Context, request: str) -> str:
+        """The bill: metered accesses under grants and their fees, {"from", "to"} (ISO times,
+        `to` excluded; either may be left out).
+
+        Each sees what concerns it: the operator's admin and the channel's writers (the
+        providers) every grant's; a consumer reading under a grant that grant's only.  Totals are
+        per grant and per currency, summed from the metering entries the reads wrote, so anyone
+        can recompute them from the chain's blocks."""
+        proposer = creator(ctx)
+        body = parse_json_argument("request", request)
+        if not isinstance(body, dict) or set(body) - {"from", "to"}:
+            raise bad_input('request must be {"from": "…", "to": "…"} (ISO times, both optional)')
+        start, end = (_iso_bound(body.get(name), name) for name in ("from", "to"))
+        if DELEGATION_KEY not in transient(ctx.get_stub()) and is_operator_admin(proposer):
+            scope: list[str] = []
+        else:
+            who = await acting(ctx, "read")
+            if self._is_writer(who):
+                scope = []
+            elif who.grant_record is not None:
+                scope = [who.grant_record["grantId"]]
+            else:
+                raise access_denied(
+                    "usage is for the channel's providers, the operator and consumers reading "
+                    "under a grant"
+                )
+        grants_seen: dict[str, dict[str, Any]] = {}
+        totals: dict[str, dict[str, Any]] = {}
+        for state_key, entry in await self._scan(ctx, GRANT_USE, scope):
+            stamp = entry.get("timestamp", "")
+            if (start and stamp < start) or (end and stamp >= end):
+                continue
+            grant_id = ctx.get_stub().split_composite_key(state_key)[1][0]
+            fee = Decimal(entry["fee"])
+            line = grants_seen.setdefault(
+                grant_id,
+                {
+                    "grantId": grant_id,
+                    "consumerOrg": entry["consumerOrg"],
+                    "currency": entry["currency"],
+                    "accesses": 0,
+                    "records": 0,
+                    "fees": Decimal(0),
+                },
+            )
+            line["accesses"] += 1
+            line["records"] += int(entry["records"])
+            line["fees"] += fee
+            total = totals.setdefault(
+                entry["currency"],
+                {"currency": entry["currency"], "accesses": 0, "fees": Decimal(0)},
+            )
+            total["accesses"] += 1
+            total["fees"] += fee
+        return canonical_json(
+            {
+                "from": start,
+                "to": end,
+                "grants": [{**g, "fees": str(g["fees"])} for g in grants_seen.values()],
+                "totals": [{**t, "fees": str(t["fees"])} for t in totals.values()],
+            }
+        )
 
     async def _writer(self, ctx: Context, doing: str) -> Caller:
         who = await acting(ctx, None)
@@ -438,7 +502,7 @@ class SourceChannelContract(ChannelContract):
                 answers.append(
                     canonical_json({"error": {"code": refused.code, "message": refused.message}})
                 )
-        if admitted is not None:
+        if admitted is not None and read:  # an empty read (a channel probe) costs nothing
             await self._meter(ctx, who, admitted, read)
         # By hand around the stored texts, keys in canonical_json's order ("queries" < "results").
         return f'{{"queries":[{",".join(answers)}],"results":[{",".join(results)}]}}'
@@ -455,7 +519,7 @@ class SourceChannelContract(ChannelContract):
             {"limit": 100, **body} if isinstance(body, dict) else body,
             await self._superseded(ctx),
         )
-        if admitted is not None:
+        if admitted is not None and page[0]:
             await self._meter(ctx, who, admitted, len(page[0]))
         return _page_json(*page)
 
@@ -676,6 +740,20 @@ class SourceChannelContract(ChannelContract):
             _, parts = stub.split_composite_key(state_key)
             out[record_key(parts[0], parts[1:])] = value["by"]
         return out
+
+
+def _iso_bound(value: Any, name: str) -> str | None:
+    """A usage bound as the metering entries write times ("2026-12-03T19:03:08.486Z")."""
+    if value is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(str(value))  # Python 3.11 reads a trailing "Z"
+    except ValueError:
+        raise bad_input(f"{name} must be an ISO date or time, got {value!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    text = moment.astimezone(dt.UTC).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
 
 
 def stored_object(text: str) -> str:

@@ -144,9 +144,18 @@ def network(connector: Connector, channel: str) -> Network:
     return Network(connector, channel)
 
 
-def under_grant(credential: Credential) -> bool:
-    """Whether reads with this credential are metered: a consumer's, under a provider's grant."""
-    return isinstance(credential, Delegated) and credential.token is not None
+# The contract calls that meter a read under a grant (chaincode/records.py); others, such as
+# `usage`, are evaluated as usual.
+METERED_FUNCTIONS = frozenset({"read", "query"})
+
+
+def under_grant(credential: Credential, function: str) -> bool:
+    """Whether this call is a metered read: a consumer's, under a provider's grant."""
+    return (
+        isinstance(credential, Delegated)
+        and credential.token is not None
+        and function in METERED_FUNCTIONS
+    )
 
 
 async def metered_read(channel: str, submit: Callable[[], Awaitable[Submitted]]) -> bytes:

@@ -422,7 +422,7 @@ class EmbeddedConnector:
     async def evaluate(
         self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()
     ) -> bytes:
-        if under_grant(credential):
+        if under_grant(credential, function):
             return await metered_read(
                 channel, functools.partial(self.submit, channel, credential, function, args)
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import dataclasses
 import json
 import signal
@@ -114,32 +115,45 @@ def cmd_wallet(args: argparse.Namespace) -> int:
             "for every channel so you can see each channel refuse it"
         )
     if not args.delegate:
-        if any(v is not None for v in (args.ttl, args.channels, args.actions, args.publishes)):
-            raise SystemExit("error: --ttl, --channels, --actions and --publishes need --delegate")
+        if any(
+            v is not None
+            for v in (args.ttl, args.channels, args.actions, args.publishes, args.token)
+        ):
+            raise SystemExit(
+                "error: --ttl, --channels, --actions, --publishes and --token need --delegate"
+            )
         _progress(
             "note: this wallet holds the private key, for local use only; "
             "`--delegate` prints one that does not"
         )
         print(encode_wallet({channel: (msp_id, cert, key) for channel in CHANNELS}))
         return 0
+    if args.token and not args.channels:
+        raise SystemExit("error: --token needs --channels: the channel its grant opens")
     channels = _names(args.channels, CHANNELS, "channel") if args.channels else list(CHANNELS)
     actions = _names(args.actions, ACTIONS, "action") if args.actions else ["read", "publish"]
     audience = args.audience or _relay_fingerprint(store)
     try:
-        print(
-            delegation_wallet(
-                cert,
-                key,
-                msp_id,
-                audience=audience,
-                channels=channels,
-                actions=actions,
-                ttl_s=_duration(args.ttl) if args.ttl else DEFAULT_TTL_S,
-                publishes=args.publishes if args.publishes is not None else 1,
-            )
+        wallet = delegation_wallet(
+            cert,
+            key,
+            msp_id,
+            audience=audience,
+            channels=channels,
+            actions=actions,
+            ttl_s=_duration(args.ttl) if args.ttl else DEFAULT_TTL_S,
+            publishes=args.publishes if args.publishes is not None else 1,
         )
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
+    if args.token:
+        # A provider's grant rides beside the delegation of each channel it is for.
+        entries = json.loads(base64.urlsafe_b64decode(wallet + "=" * (-len(wallet) % 4)))
+        for channel in entries:
+            entries[channel]["token"] = args.token
+        raw = json.dumps(entries, separators=(",", ":")).encode()
+        wallet = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    print(wallet)
     return 0
 
 
@@ -279,6 +293,67 @@ def cmd_token(args: argparse.Namespace) -> int:
         _progress(f"grant {result['grantId']} revoked (txId {result['txId']})")
     else:
         print(json.dumps(result["grants"], indent=2))
+    return 0
+
+
+def cmd_usage(args: argparse.Namespace) -> int:
+    """`usage`: the bill of a channel's grants, as the channel shows it to NAME.
+
+    The provider (`--as auditor`) and the operator (`--as operator`) see every grant's; a
+    consumer sees its own, reading under its grant (`--as outsider --token T`: signed as a
+    delegation for the relay, as the gateway would carry it).
+    """
+    import asyncio
+
+    from cryptography.hazmat.primitives import serialization
+
+    from ..chaincode.delegation import fingerprint, sign_delegation
+    from ..channel_connectors.base import Credential, Delegated, network
+    from ..channel_connectors.identities import IdentityStore
+
+    settings = _settings(args)
+    store = IdentityStore(settings.data_dir)
+    try:
+        signing = store.signing_identity(args.as_)
+        msp_id, cert, key = store.pem_pair(args.as_)
+    except KeyError as exc:
+        raise SystemExit(f"error: {exc.args[0]}") from None
+    credential: Credential = signing
+    if args.token:
+        relay = store.relay()
+        private = serialization.load_pem_private_key(key, password=None)
+        delegation = sign_delegation(
+            cert,
+            private,  # type: ignore[arg-type]  # the store holds P-256 keys only
+            audience=fingerprint(relay.identity.certificate),
+            channels=[args.channel],
+            actions=("read",),
+            msp_id=msp_id,
+        )
+        credential = Delegated(
+            relay=relay, delegation=delegation, identity=signing.identity, token=args.token
+        )
+    connector = _connector(settings)
+    body = json.dumps({k: v for k, v in (("from", args.from_), ("to", args.to)) if v})
+
+    async def call() -> bytes:
+        try:
+            return (
+                await network(connector, args.channel)
+                .contract()
+                .evaluate(credential, "usage", body)
+            )
+        finally:
+            await connector.aclose()
+
+    try:
+        bill = json.loads(asyncio.run(call()))
+    except ChannelError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # an unknown channel name
+        raise SystemExit(f"error: {exc}") from None
+    print(json.dumps(bill, indent=2))
     return 0
 
 
@@ -581,6 +656,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--publishes", type=int, help="how many footprints it may publish (default 1)"
     )
     wallet.add_argument(
+        "--token",
+        help="with --delegate: a provider's grant (`token issue`) to carry on --channels",
+    )
+    wallet.add_argument(
         "--audience",
         metavar="FINGERPRINT",
         help="the relay it is for, sha256:… (default: this data dir's relay)",
@@ -652,6 +731,19 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "revoke":
             sub.add_argument("grant_id", metavar="GRANT_ID")
         sub.set_defaults(run=cmd_token)
+
+    usage = commands.add_parser(
+        "usage", parents=[common], help="the bill: accesses and fees under a channel's grants"
+    )
+    usage.add_argument("--channel", required=True, help="utility, shipping, airline or commodity")
+    usage.add_argument(
+        "--as", dest="as_", required=True, metavar="NAME", help="auditor, operator, or a consumer"
+    )
+    usage.add_argument("--token", default=None, help="a consumer's grant (its own usage only)")
+    usage.add_argument("--from", dest="from_", default=None, help="ISO date or time (included)")
+    usage.add_argument("--to", default=None, help="ISO date or time (excluded)")
+    usage.add_argument("--connector", choices=("embedded", "fabric"), default=None)
+    usage.set_defaults(run=cmd_usage)
 
     network = commands.add_parser("network", help="a local Hyperledger Fabric network (no Docker)")
     network_commands = network.add_subparsers(dest="network_command", required=True)

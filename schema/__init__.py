@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
@@ -27,6 +28,8 @@ from .common import ChannelInfo
 from .footprint import Footprint, FootprintInput, PublishedFootprint
 from .limits import ActivityLimit
 from .shipping import ShippingChannel
+from .usage import Usage
+from .usage import usage as usage_resolver
 from .utility import UtilityChannel
 
 log = logging.getLogger(__name__)
@@ -99,6 +102,20 @@ class Query:
                 "NOT_FOUND", "footprint", f"no published footprint {id!r} on the footprint channel"
             )
         return _published(record, Footprint.from_engine(footprint_from_document(record)))
+
+    @strawberry.field(
+        description="The bill of a source channel's access grants: metered accesses and fees "
+        "per grant and per currency, from `from` to `to` (ISO times, `to` excluded). A provider "
+        "or the operator sees every grant's, a consumer reading under a grant its own."
+    )
+    async def usage(
+        self,
+        info: Info,
+        channel: str,
+        from_: Annotated[str | None, strawberry.argument(name="from")] = None,
+        to: str | None = None,
+    ) -> Usage | None:
+        return await usage_resolver(info, channel, from_, to)
 
 
 @strawberry.type

@@ -437,3 +437,130 @@ def test_the_cap_holds_under_concurrency(data_dir: Path) -> None:
     codes = asyncio.run(race())
     assert codes.count(None) == 10 and codes.count("TOKEN_EXHAUSTED") == 15, codes
     assert len(_uses(data_dir, token)) == 10
+
+
+# ---------------------------------------------------------------------------- the bill
+
+
+def _fees_from_blocks(data_dir: Path, channel: str) -> dict[str, tuple[int, Decimal]]:
+    """Accesses and fees per grant, recomputed from the chain's blocks alone: every valid
+    transaction's writes of metering entries (`grant_use`)."""
+    import sqlite3
+
+    from datachannels.channel_connectors.embedded_stub import writes_of
+    from datachannels.channel_connectors.proposals import parse_transaction
+    from fabric_protos.common import common_pb2
+
+    out: dict[str, tuple[int, Decimal]] = {}
+    with sqlite3.connect(EmbeddedNetwork(data_dir).ledger_path(channel)) as db:
+        blocks = db.execute("SELECT number, block FROM blocks ORDER BY number").fetchall()
+    for number, raw in blocks:
+        if number == 0:
+            continue  # the configuration block
+        block = common_pb2.Block.FromString(raw)
+        codes = block.metadata.metadata[common_pb2.BlockMetadataIndex.TRANSACTIONS_FILTER]
+        for index, entry in enumerate(block.data.data):
+            if codes[index] != 0:  # invalidated (an MVCC loser): it wrote nothing
+                continue
+            for write in writes_of(parse_transaction(entry).chaincode_action.results):
+                parts = write.key.split("\x00")
+                if parts[1] == "grant_use" and not write.is_delete:
+                    accesses, fees = out.get(parts[2], (0, Decimal(0)))
+                    fee = Decimal(json.loads(write.value)["fee"])
+                    out[parts[2]] = (accesses + 1, fees + fee)
+    return out
+
+
+def test_the_bill_each_party_sees_and_its_totals_from_the_blocks(data_dir: Path) -> None:
+    import subprocess
+    import sys
+
+    from datachannels.gateway.app import create_app
+    from datachannels.gateway.settings import Settings
+    from starlette.testclient import TestClient
+
+    from tests.conftest import wallet_for
+
+    outsider = _recorded(data_dir, fee="0.002")
+    store = EmbeddedNetwork(data_dir).identities
+    globex = _recorded(
+        data_dir,
+        consumer_org="GlobexMSP",
+        consumer_ca_pem=store.organisation("GlobexMSP").ca_certificate_pem,
+        fee="0.005",
+    )
+    with TestClient(create_app(Settings(data_dir=data_dir))) as client:
+        for name, token, times in (("outsider", outsider, 3), ("globex", globex, 2)):
+            wallet = _token_wallet(data_dir, name, token)
+            for _ in range(times):
+                assert _error_code(_answer(client, RATE, wallet)) is None
+        # The same bill in GraphQL: a consumer sees its own grant, the provider every one.
+        bill = '{ usage(channel: "utility") { grants { grantId accesses fees } totals { fees } } }'
+        mine = _answer(client, bill, _token_wallet(data_dir, "outsider", outsider))["data"]
+        assert mine["usage"]["grants"] == [
+            {"grantId": grants.grant_id(outsider), "accesses": 3, "fees": "0.006"}
+        ]
+        everyone = _answer(client, bill, wallet_for(data_dir, "auditor"))["data"]["usage"]
+        assert everyone["totals"] == [{"fees": "0.016"}] and len(everyone["grants"]) == 2
+        # Neither a channel probe nor the bill is a metered access.
+        probe = _answer(
+            client, "{ channels { name errorCode } }", _token_wallet(data_dir, "outsider", outsider)
+        )
+        assert {c["name"]: c["errorCode"] for c in probe["data"]["channels"]}["utility"] is None
+
+    def usage(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "datachannels.gateway.cli", "usage", "--channel", "utility"]
+            + [*args, "--data-dir", str(data_dir)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    provider = json.loads(usage("--as", "auditor").stdout)
+    lines = {g["grantId"]: g for g in provider["grants"]}
+    assert lines[grants.grant_id(outsider)]["accesses"] == 3
+    assert lines[grants.grant_id(outsider)]["fees"] == "0.006"
+    assert lines[grants.grant_id(globex)]["fees"] == "0.010"
+    assert lines[grants.grant_id(globex)]["consumerOrg"] == "GlobexMSP"
+    assert provider["totals"] == [{"accesses": 5, "currency": "USD", "fees": "0.016"}]
+    # The operator sees the same; a consumer its own only; a member without a grant nothing.
+    assert json.loads(usage("--as", "operator").stdout) == provider
+    own = json.loads(usage("--as", "outsider", "--token", outsider).stdout)
+    assert [g["grantId"] for g in own["grants"]] == [grants.grant_id(outsider)]
+    assert own["totals"] == [{"accesses": 3, "currency": "USD", "fees": "0.006"}]
+    refused = usage("--as", "acme")
+    assert refused.returncode == 1 and "ACCESS_DENIED" in refused.stderr
+    # A period before any access has none.
+    assert json.loads(usage("--as", "auditor", "--to", "2020-01-01").stdout)["grants"] == []
+    # Asking for the bill wrote nothing, and the chain alone gives the same totals.
+    recomputed = _fees_from_blocks(data_dir, "utility")
+    assert recomputed == {
+        gid: (line["accesses"], Decimal(line["fees"])) for gid, line in lines.items()
+    }
+
+
+def test_wallet_carries_a_token_beside_the_delegation_of_its_channel(data_dir: Path) -> None:
+    import base64
+    import subprocess
+    import sys
+
+    def wallet(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "datachannels.gateway.cli", "wallet", "--identity", "outsider"]
+            + [*args, "--data-dir", str(data_dir)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    made = wallet("--delegate", "--channels", "utility", "--actions", "read", "--token", "T0K")
+    assert made.returncode == 0, made.stderr
+    text = made.stdout.strip()
+    entries = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    assert set(entries) == {"utility"} and entries["utility"]["token"] == "T0K"
+    assert "delegation" in entries["utility"]
+    unbound = wallet("--delegate", "--token", "T0K")
+    assert unbound.returncode != 0 and "--token needs --channels" in unbound.stderr

@@ -40,6 +40,16 @@ def _request_lines(log: Path, request_id: str) -> list[dict]:
     ]
 
 
+def _lines_when_logged(log: Path, request_id: str, count: int = 1) -> list[dict]:
+    """The request's log lines, once `count` are there: a line is written as its response
+    finishes, so it may follow the response by a moment."""
+    deadline = time.monotonic() + 10
+    while len(lines := _request_lines(log, request_id)) < count:
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+    return lines
+
+
 def _lane_socket(log: Path) -> Path:
     """The lane's socket, from the line uvicorn logs when the lane starts listening."""
     for line in log.read_text().splitlines():
@@ -66,7 +76,7 @@ def _until_forwarded(url: str, log: Path, wallet: str) -> tuple[httpx.Response, 
         time.sleep(0.3)  # the lane's line may follow the gateway's
         lines = _request_lines(log, f"heavy-{n}")
         if any(line.get("lane") for line in lines):
-            return response, lines
+            return response, _lines_when_logged(log, f"heavy-{n}", 2)  # the lane's line too
         assert time.monotonic() < deadline, log.read_text()
     raise AssertionError("never forwarded")
 
@@ -92,7 +102,7 @@ def test_a_large_request_is_answered_by_the_lane_as_the_gateway_would(
         # A small request stays in the gateway: one line, no lane.
         small = _post(url, EXAMPLE, wallet, "small-1")
         assert small.status_code == 200 and "errors" not in small.json()
-        [only] = _request_lines(log, "small-1")
+        [only] = _lines_when_logged(log, "small-1")
         assert only["pid"] == gateway["pid"] and "lane" not in only
         # A refusal made in the lane comes back as the lane made it.
         refused = _post(url, _heavy(), wallet_for(data_dir, "outsider"), "heavy-outsider")
@@ -104,7 +114,7 @@ def test_a_large_request_is_answered_by_the_lane_as_the_gateway_would(
         time.sleep(0.5)
         after = _post(url, _heavy(), wallet, "heavy-after")
         assert after.json() == here
-        [itself] = _request_lines(log, "heavy-after")
+        [itself] = _lines_when_logged(log, "heavy-after")
         assert itself["pid"] == gateway["pid"] and "lane" not in itself
         assert "the heavy lane did not answer" in log.read_text()
     # The gateway stopped (SIGTERM): the lane's private directory went with it.
@@ -157,5 +167,5 @@ def test_without_the_lane_everything_runs_in_the_gateway(data_dir: Path, tmp_pat
         time.sleep(3)  # a lane, had one started, would be up by now
         response = _post(url, _heavy(), wallet, "heavy-here")
         assert response.status_code == 200 and "errors" not in response.json()
-    [line] = _request_lines(log, "heavy-here")
+    [line] = _lines_when_logged(log, "heavy-here")
     assert "lane" not in line and "gateway.lane" not in log.read_text()

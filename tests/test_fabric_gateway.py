@@ -267,3 +267,60 @@ def test_a_delegated_publish_is_owned_by_the_delegator_and_used_only_once_on_fab
     [error] = second["errors"]
     assert error["extensions"]["code"] == "DELEGATION_REPLAYED"
     assert second["data"] is None or second["data"]["publishFootprint"] is None
+
+
+def test_reads_under_a_grant_are_metered_and_capped_on_fabric(fabric_client, fabric_dir):
+    """The same contract code as on the embedded ledger: outsider, no member, reads grid rates
+    under the auditor's grant; each read commits its metering entry; past the cap it is
+    TOKEN_EXHAUSTED; the bill adds up.  (One read at a time: concurrent reads under one grant
+    are exact on the embedded ledger, tests/test_grants.py, but on this network four at once
+    still time out in the chaincode, which is open work.)"""
+    import asyncio
+    import datetime as dt
+
+    from datachannels.chaincode import grants
+    from datachannels.channel_connectors.fabric import FabricConnector
+    from datachannels.channel_connectors.identities import IdentityStore
+
+    from tests.test_grants import RATE, _token_wallet
+
+    store = IdentityStore(fabric_dir)
+    _, _, key = store.pem_pair("auditor")
+    token = grants.issue(
+        key,
+        "utility",
+        ["grid_rate"],
+        dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
+        consumer_org="OutsiderMSP",
+        consumer_ca_pem=store.organisation("OutsiderMSP").ca_certificate_pem,
+        fee="0.25",
+        max_uses=3,
+    )
+
+    async def record() -> None:
+        connector = FabricConnector.from_data_dir(fabric_dir)
+        try:
+            await connector.submit(
+                "utility",
+                store.signing_identity("auditor"),
+                "grant_issue",
+                [json.dumps({"token": token})],
+            )
+        finally:
+            await connector.aclose()
+
+    asyncio.run(record())
+    wallet = _token_wallet(fabric_dir, "outsider", token)
+    for _ in range(3):
+        answer = graphql(fabric_client, RATE, wallet)
+        assert "errors" not in answer, answer.get("errors")
+        assert answer["data"]["utility"]["gridRates"]["items"][0]["co2LbPerMwh"] > 0
+    [error] = graphql(fabric_client, RATE, wallet)["errors"]
+    assert error["extensions"]["code"] == "TOKEN_EXHAUSTED", error
+    # Without the grant the chaincode refuses outsider's delegation, as before.
+    plain = delegation_wallet_for(fabric_dir, "outsider", channels=("utility",), actions=("read",))
+    [refused] = graphql(fabric_client, RATE, plain)["errors"]
+    assert refused["extensions"]["code"] == "DELEGATION_INVALID"
+    bill = '{ usage(channel: "utility") { grants { accesses fees } totals { fees } } }'
+    mine = graphql(fabric_client, bill, wallet)["data"]["usage"]
+    assert mine["grants"] == [{"accesses": 3, "fees": "0.75"}]

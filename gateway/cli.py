@@ -9,7 +9,7 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -214,7 +214,6 @@ def cmd_token(args: argparse.Namespace) -> int:
     contract checks the provider is a writer and the kinds are factors), then prints the token
     for the consumer.  Reading with a token is not built yet (issue 13).
     """
-    import asyncio
     import datetime as dt
 
     from ..chaincode import grants
@@ -264,28 +263,21 @@ def cmd_token(args: argparse.Namespace) -> int:
             )
         except ValueError as exc:
             raise SystemExit(f"error: {exc}") from None
-    connector = _connector(settings)
 
-    async def call() -> bytes:
-        try:
-            contract = network(connector, args.channel).contract()
-            if args.token_command == "issue":
-                body = json.dumps({"token": token})
-                return (await contract.submit(credential, "grant_issue", body)).result
-            if args.token_command == "revoke":
-                body = json.dumps({"grantId": args.grant_id})
-                return (await contract.submit(credential, "grant_revoke", body)).result
-            return await contract.evaluate(credential, "grants")
-        finally:
-            await connector.aclose()
+    async def call(connector: Connector) -> bytes:
+        contract = network(connector, args.channel).contract()
+        if args.token_command == "issue":
+            body = json.dumps({"token": token})
+            return (await contract.submit(credential, "grant_issue", body)).result
+        if args.token_command == "revoke":
+            body = json.dumps({"grantId": args.grant_id})
+            return (await contract.submit(credential, "grant_revoke", body)).result
+        return await contract.evaluate(credential, "grants")
 
-    try:
-        result = json.loads(asyncio.run(call()))
-    except ChannelError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
+    answer = _on_channel(settings, call)
+    if answer is None:
         return 1
-    except ValueError as exc:  # an unknown channel name
-        raise SystemExit(f"error: {exc}") from None
+    result = json.loads(answer)
     if args.token_command == "issue":
         _progress(f"grant {result['grantId']} recorded on {args.channel} (txId {result['txId']})")
         print(token)
@@ -303,7 +295,6 @@ def cmd_usage(args: argparse.Namespace) -> int:
     consumer sees its own, reading under its grant (`--as outsider --token T`: signed as a
     delegation for the relay, as the gateway would carry it).
     """
-    import asyncio
 
     from cryptography.hazmat.primitives import serialization
 
@@ -333,27 +324,15 @@ def cmd_usage(args: argparse.Namespace) -> int:
         credential = Delegated(
             relay=relay, delegation=delegation, identity=signing.identity, token=args.token
         )
-    connector = _connector(settings)
     body = json.dumps({k: v for k, v in (("from", args.from_), ("to", args.to)) if v})
 
-    async def call() -> bytes:
-        try:
-            return (
-                await network(connector, args.channel)
-                .contract()
-                .evaluate(credential, "usage", body)
-            )
-        finally:
-            await connector.aclose()
+    async def call(connector: Connector) -> bytes:
+        return await network(connector, args.channel).contract().evaluate(credential, "usage", body)
 
-    try:
-        bill = json.loads(asyncio.run(call()))
-    except ChannelError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
+    answer = _on_channel(settings, call)
+    if answer is None:
         return 1
-    except ValueError as exc:  # an unknown channel name
-        raise SystemExit(f"error: {exc}") from None
-    print(json.dumps(bill, indent=2))
+    print(json.dumps(json.loads(answer), indent=2))
     return 0
 
 
@@ -404,6 +383,27 @@ def cmd_chaincode(args: argparse.Namespace) -> int:
     print(text)
     _progress(f"{tx_note} on the {connector.kind} connector")
     return 0
+
+
+def _on_channel(settings: Settings, call: Callable[[Connector], Awaitable[bytes]]) -> bytes | None:
+    """`call` on the command's connector, closed afterwards; None after printing a refusal."""
+    import asyncio
+
+    connector = _connector(settings)
+
+    async def run() -> bytes:
+        try:
+            return await call(connector)
+        finally:
+            await connector.aclose()
+
+    try:
+        return asyncio.run(run())
+    except ChannelError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return None
+    except ValueError as exc:  # an unknown channel name
+        raise SystemExit(f"error: {exc}") from None
 
 
 def _connector(settings: Settings) -> Connector:

@@ -33,9 +33,8 @@ consumer (TOKEN_INVALID), expiry, also by a narrowing block (TOKEN_EXPIRED), cha
 also by a narrowing block (TOKEN_SCOPE).  Revocation and the use cap are the ledger's to check
 (they need state); this module is pure and shared by the CLI and the contracts.
 
-The source contracts record grants (`grant_issue`, `grant_revoke`, `grants`; chaincode/records.py)
-and `datachannels token issue|revoke|list` drives them; reading with a token, metering and the
-bill are not built yet (issue 13).
+The source contracts record grants (`grant_issue`, `grant_revoke`, `grants`), meter every read
+under one and sum the bill (`usage`): chaincode/records.py and chaincode/access.py.
 """
 
 from __future__ import annotations

@@ -7,21 +7,28 @@ The peer dials this server (the address in the package's connection.json) and
 drives the contract over the chaincode shim protocol, through
 `fabric-chaincode-python`'s `ContractChaincode.start()`.
 
-One workaround lives here, for a defect of that package (2.5.4) that our
-contracts would hit: its handler hands the peer's reply to the caller whether
+Two workarounds live here, for defects of that package (2.5.4) that our
+contracts hit.  First, its handler hands the peer's reply to the caller whether
 the peer answered RESPONSE or ERROR.  So a failed `get_state` returned the
 peer's error text as if it were the stored value, a failed `put_state` was
 silently dropped (the transaction still endorsed, minus the write), and a
 failed range query was decoded as an (often empty) result.  `CheckedHandler`
 turns an ERROR reply into an exception, which the contract API reports to the
-peer as a failed transaction.  The other listed defects (events, private
-data, chaincode-to-chaincode calls, `get_state_by_range("", "")`) concern
-features our contracts do not use; logging is silenced by `shim`.
+peer as a failed transaction.  Second, the handler runs each transaction as a
+task of its own and every task writes to the one gRPC stream to the peer, but
+a grpc.aio stream takes one write at a time: two transactions that wrote at
+once (two concurrent submits, such as reads under one grant) failed with
+GRPC_CALL_ERROR_TOO_MANY_OPERATIONS, and the peer timed the transaction out
+after 30 s.  `CheckedHandler` gives the stream a lock for its writes.  The
+other listed defects (events, private data, chaincode-to-chaincode calls,
+`get_state_by_range("", "")`) concern features our contracts do not use;
+logging is silenced by `shim`.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 from collections.abc import Sequence
@@ -42,8 +49,27 @@ class PeerRequestError(Exception):
     """The peer answered a state request (GetState, PutState, range query …) with ERROR."""
 
 
+class _OneWriteAtATime:
+    """A servicer context whose `write` waits for the one before it (grpc.aio takes one)."""
+
+    def __init__(self, context: Any) -> None:
+        self._context = context
+        self._lock = asyncio.Lock()
+
+    async def write(self, message: Any) -> None:
+        async with self._lock:
+            await self._context.write(message)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
 class CheckedHandler(Handler):
-    """The package's handler, except that an ERROR reply from the peer raises."""
+    """The package's handler, except that an ERROR reply from the peer raises and writes to
+    the peer's stream go one at a time."""
+
+    async def chat_with_peer(self, stream: Any, context: Any) -> Any:
+        return await super().chat_with_peer(stream, _OneWriteAtATime(context))
 
     # Handler sends every request through its private `__ask_peer_and_listen`
     # (name-mangled to this name) and returns the reply unchecked.

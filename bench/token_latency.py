@@ -1,6 +1,6 @@
 """A read under a provider's grant against a member's read of the same data, embedded ledger.
 
-Run: python bench/token_latency.py [--rounds N]
+Run: python bench/token_latency.py [--rounds N] [--fabric]
 
 On a fresh data dir in a temporary directory, the auditor issues and records a grant for
 outsider on the utility channel (no cap). Then, through the gateway's ASGI app in-process and
@@ -11,7 +11,12 @@ interleaved so that machine noise hits both alike, N times each:
   committed (one block: the metering entry and the grant's counter), where the member's is only
   evaluated.
 
-Prints p50 and p90 of each and the ratio of the p50s. Target (issue 13): grant <= 2x member.
+With --fabric the same runs against a local Fabric network brought up in the temporary
+directory (`network up`, the data loaded), through the Fabric connector: there the grant's read
+waits for its block to be ordered and committed.
+
+Prints p50 and p90 of each and the ratio of the p50s. Target (issue 13): grant <= 2x member on
+the embedded ledger; the Fabric figure is reported beside it.
 """
 
 from __future__ import annotations
@@ -41,40 +46,67 @@ RATE = (
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--fabric", action="store_true", help="on a local Fabric network")
     args = parser.parse_args()
 
+    from datachannels.channel_connectors.embedded import init_data_dir
+
+    data_dir = Path(tempfile.mkdtemp(prefix="datachannels-token-")) / "data"
+    if args.fabric:
+        from datachannels.channel_connectors.loading import load_fabric
+        from datachannels.network.local import network_down, network_up
+
+        from tests.conftest import free_fabric_base_port
+
+        network_up(data_dir, base_port=free_fabric_base_port())
+        try:
+            load_fabric(data_dir)
+            measure(args, data_dir, "fabric")
+        finally:
+            network_down(data_dir)
+        return
+    init_data_dir(data_dir)
+    measure(args, data_dir, "embedded")
+
+
+def measure(args: argparse.Namespace, data_dir: Path, connector: str) -> None:
     from datachannels.chaincode import grants
-    from datachannels.channel_connectors.embedded import EmbeddedNetwork, init_data_dir
-    from datachannels.gateway.app import create_app
+    from datachannels.channel_connectors.base import network as on_channel
+    from datachannels.channel_connectors.identities import IdentityStore
+    from datachannels.gateway.app import create_app, make_connector
     from datachannels.gateway.settings import Settings
 
     from tests.conftest import delegation_wallet_for
 
-    data_dir = Path(tempfile.mkdtemp(prefix="datachannels-token-")) / "data"
-    init_data_dir(data_dir)
-    network = EmbeddedNetwork(data_dir)
-    _, _, key = network.identities.pem_pair("auditor")
+    settings = Settings(data_dir=data_dir, log_level="warning", connector=connector)
+    store = IdentityStore(data_dir)
+    _, _, key = store.pem_pair("auditor")
     token = grants.issue(
         key,
         "utility",
         ["grid_rate"],
         dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
         consumer_org="OutsiderMSP",
-        consumer_ca_pem=network.identities.organisation("OutsiderMSP").ca_certificate_pem,
+        consumer_ca_pem=store.organisation("OutsiderMSP").ca_certificate_pem,
         fee="0.002",
     )
-    network.submit(
-        "utility",
-        network.identities.signing_identity("auditor"),
-        "grant_issue",
-        [json.dumps({"token": token})],
-    )
+
+    async def record() -> None:
+        ledger = make_connector(settings)
+        try:
+            contract = on_channel(ledger, "utility").contract()
+            auditor = store.signing_identity("auditor")
+            await contract.submit(auditor, "grant_issue", json.dumps({"token": token}))
+        finally:
+            await ledger.aclose()
+
+    asyncio.run(record())
     member = delegation_wallet_for(data_dir, "acme", channels=("utility",), actions=("read",))
     plain = delegation_wallet_for(data_dir, "outsider", channels=("utility",), actions=("read",))
     entries = json.loads(base64.urlsafe_b64decode(plain + "=" * (-len(plain) % 4)))
     entries["utility"]["token"] = token
     granted = base64.urlsafe_b64encode(json.dumps(entries).encode()).decode().rstrip("=")
-    app = create_app(Settings(data_dir=data_dir, log_level="warning"))
+    app = create_app(settings)
 
     async def run() -> dict[str, list[float]]:
         times: dict[str, list[float]] = {"member": [], "grant": []}
@@ -104,6 +136,7 @@ def main() -> None:
     def p(values: list[float], q: int) -> float:
         return statistics.quantiles(values, n=100)[q - 1] * 1000
 
+    print(f"{connector}, {args.rounds} rounds each, interleaved:")
     for label, values in times.items():
         print(f"{label:7} p50 {p(values, 50):7.2f} ms   p90 {p(values, 90):7.2f} ms")
     ratio = p(times["grant"], 50) / p(times["member"], 50)

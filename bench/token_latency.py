@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import datetime as dt
-import json
 import statistics
 import sys
 import tempfile
@@ -70,42 +68,17 @@ def main() -> None:
 
 
 def measure(args: argparse.Namespace, data_dir: Path, connector: str) -> None:
-    from datachannels.chaincode import grants
-    from datachannels.channel_connectors.base import network as on_channel
-    from datachannels.channel_connectors.identities import IdentityStore
-    from datachannels.gateway.app import create_app, make_connector
+    from datachannels.gateway.app import create_app
     from datachannels.gateway.settings import Settings
 
-    from tests.conftest import delegation_wallet_for
+    from tests.conftest import delegation_wallet_for, recorded_grant
 
     settings = Settings(data_dir=data_dir, log_level="warning", connector=connector)
-    store = IdentityStore(data_dir)
-    _, _, key = store.pem_pair("auditor")
-    token = grants.issue(
-        key,
-        "utility",
-        ["grid_rate"],
-        dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
-        consumer_org="OutsiderMSP",
-        consumer_ca_pem=store.organisation("OutsiderMSP").ca_certificate_pem,
-        fee="0.002",
-    )
-
-    async def record() -> None:
-        ledger = make_connector(settings)
-        try:
-            contract = on_channel(ledger, "utility").contract()
-            auditor = store.signing_identity("auditor")
-            await contract.submit(auditor, "grant_issue", json.dumps({"token": token}))
-        finally:
-            await ledger.aclose()
-
-    asyncio.run(record())
+    token = recorded_grant(data_dir, connector, max_uses=None, expires=_in_a_day())
     member = delegation_wallet_for(data_dir, "acme", channels=("utility",), actions=("read",))
-    plain = delegation_wallet_for(data_dir, "outsider", channels=("utility",), actions=("read",))
-    entries = json.loads(base64.urlsafe_b64decode(plain + "=" * (-len(plain) % 4)))
-    entries["utility"]["token"] = token
-    granted = base64.urlsafe_b64encode(json.dumps(entries).encode()).decode().rstrip("=")
+    granted = delegation_wallet_for(
+        data_dir, "outsider", channels=("utility",), actions=("read",), token=token
+    )
     app = create_app(settings)
 
     async def run() -> dict[str, list[float]]:
@@ -141,6 +114,10 @@ def measure(args: argparse.Namespace, data_dir: Path, connector: str) -> None:
         print(f"{label:7} p50 {p(values, 50):7.2f} ms   p90 {p(values, 90):7.2f} ms")
     ratio = p(times["grant"], 50) / p(times["member"], 50)
     print(f"grant / member (p50): {ratio:.2f}x   target: <= 2x")
+
+
+def _in_a_day() -> dt.datetime:
+    return dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
 
 
 if __name__ == "__main__":

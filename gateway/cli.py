@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import base64
 import dataclasses
 import json
 import signal
@@ -143,16 +142,10 @@ def cmd_wallet(args: argparse.Namespace) -> int:
             actions=actions,
             ttl_s=_duration(args.ttl) if args.ttl else DEFAULT_TTL_S,
             publishes=args.publishes if args.publishes is not None else 1,
+            token=args.token,
         )
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
-    if args.token:
-        # A provider's grant rides beside the delegation of each channel it is for.
-        entries = json.loads(base64.urlsafe_b64decode(wallet + "=" * (-len(wallet) % 4)))
-        for channel in entries:
-            entries[channel]["token"] = args.token
-        raw = json.dumps(entries, separators=(",", ":")).encode()
-        wallet = base64.urlsafe_b64encode(raw).decode().rstrip("=")
     print(wallet)
     return 0
 
@@ -212,7 +205,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
     `issue` signs a grant with the provider's own key and records it on the channel (the
     contract checks the provider is a writer and the kinds are factors), then prints the token
-    for the consumer.  Reading with a token is not built yet (issue 13).
+    for the consumer, who reads with it beside its delegation (`wallet --delegate --token`).
     """
     import datetime as dt
 
@@ -296,11 +289,11 @@ def cmd_usage(args: argparse.Namespace) -> int:
     delegation for the relay, as the gateway would carry it).
     """
 
-    from cryptography.hazmat.primitives import serialization
-
-    from ..chaincode.delegation import fingerprint, sign_delegation
-    from ..channel_connectors.base import Credential, Delegated, network
+    from ..chaincode import CHANNELS
+    from ..chaincode.delegation import fingerprint
+    from ..channel_connectors.base import Credential, network
     from ..channel_connectors.identities import IdentityStore
+    from .wallet import delegation_wallet, parse_wallet
 
     settings = _settings(args)
     store = IdentityStore(settings.data_dir)
@@ -311,19 +304,23 @@ def cmd_usage(args: argparse.Namespace) -> int:
         raise SystemExit(f"error: {exc.args[0]}") from None
     credential: Credential = signing
     if args.token:
+        # The consumer's wallet entry, as the gateway would receive and carry it.
         relay = store.relay()
-        private = serialization.load_pem_private_key(key, password=None)
-        delegation = sign_delegation(
+        header = delegation_wallet(
             cert,
-            private,  # type: ignore[arg-type]  # the store holds P-256 keys only
+            key,
+            msp_id,
             audience=fingerprint(relay.identity.certificate),
             channels=[args.channel],
             actions=("read",),
-            msp_id=msp_id,
+            token=args.token,
         )
-        credential = Delegated(
-            relay=relay, delegation=delegation, identity=signing.identity, token=args.token
-        )
+        try:
+            found = parse_wallet(header, CHANNELS, relay).credential(args.channel)
+        except ValueError as exc:  # WalletError: an unknown channel name
+            raise SystemExit(f"error: {exc}") from None
+        assert found is not None
+        credential = found
     body = json.dumps({k: v for k, v in (("from", args.from_), ("to", args.to)) if v})
 
     async def call(connector: Connector) -> bytes:

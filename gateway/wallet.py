@@ -64,17 +64,19 @@ def delegation_wallet(
     actions: Iterable[str] = ("read", "publish"),
     ttl_s: int = DEFAULT_TTL_S,
     publishes: int = 1,
+    token: str | None = None,
 ) -> str:
     """An `X-Wallet` value of one delegation for `channels`, signed here, with no key in it.
 
     For Python callers: `audience` is the relay's fingerprint, which the gateway's `/healthz`
-    shows.  The key is used to sign and is not kept.
+    shows.  The key is used to sign and is not kept.  `token`, a provider's grant, rides beside
+    the delegation of each of `channels` (a grant opens one channel).
     """
     channels = sorted(set(channels))
     Signer.from_pem(private_key_pem)  # a clear CredentialError for a key that is no P-256 key
     key = serialization.load_pem_private_key(private_key_pem, password=None)
     assert isinstance(key, ec.EllipticCurvePrivateKey)
-    token = sign_delegation(
+    delegation = sign_delegation(
         certificate_pem,
         key,
         audience=audience,
@@ -84,7 +86,10 @@ def delegation_wallet(
         publishes=publishes,
         msp_id=msp_id,
     )
-    raw = json.dumps({c: {"delegation": token} for c in channels}, separators=(",", ":"))
+    entry = (
+        {"delegation": delegation} if token is None else {"delegation": delegation, "token": token}
+    )
+    raw = json.dumps({c: entry for c in channels}, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 

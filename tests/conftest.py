@@ -135,8 +135,10 @@ def delegation_wallet_for(
     channels: tuple[str, ...] | None = None,
     actions: tuple[str, ...] = ("read", "publish"),
     publishes: int = 1,
+    token: str | None = None,
 ) -> str:
-    """NAME's delegations for the data dir's relay, as `wallet --delegate` prints them."""
+    """NAME's delegations for the data dir's relay, as `wallet --delegate` prints them (with
+    a provider's grant beside each, given `token`)."""
     from datachannels.chaincode import CHANNELS
     from datachannels.chaincode.delegation import fingerprint
     from datachannels.channel_connectors.identities import IdentityStore
@@ -152,6 +154,7 @@ def delegation_wallet_for(
         channels=channels or CHANNELS,
         actions=actions,
         publishes=publishes,
+        token=token,
     )
 
 
@@ -263,3 +266,77 @@ def served(data_dir: Path, log: Path | None = None, **env: str) -> Iterator[str]
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def issued_grant(store, issuer: str = "auditor", **overrides: object) -> str:
+    """A provider's grant (chaincode/grants.py): by default the auditor's, for outsider, grid
+    rates on utility, 0.002 USD a read, 10 reads, for 30 days from now."""
+    import datetime as dt
+
+    from datachannels.chaincode import grants
+
+    _, _, key = store.pem_pair(issuer)
+    arguments: dict = {
+        "channel": "utility",
+        "kinds": ["grid_rate"],
+        "expires": dt.datetime.now(dt.UTC) + dt.timedelta(days=30),
+        "consumer_org": "OutsiderMSP",
+        "consumer_ca_pem": store.organisation("OutsiderMSP").ca_certificate_pem,
+        "fee": "0.002",
+        "currency": "USD",
+        "max_uses": 10,
+    }
+    arguments.update(overrides)
+    return grants.issue(key, **arguments)
+
+
+def recorded_grant(data_dir: Path, connector: str = "embedded", **overrides: object) -> str:
+    """`issued_grant`, recorded on its channel by the auditor through CONNECTOR."""
+    import asyncio
+    import json
+
+    from datachannels.channel_connectors.base import network
+    from datachannels.channel_connectors.identities import IdentityStore
+    from datachannels.gateway.app import make_connector
+    from datachannels.gateway.settings import Settings
+
+    store = IdentityStore(data_dir)
+    token = issued_grant(store, **overrides)
+
+    async def record() -> None:
+        ledger = make_connector(Settings(data_dir=data_dir, connector=connector))
+        try:
+            await (
+                network(ledger, str(overrides.get("channel", "utility")))
+                .contract()
+                .submit(
+                    store.signing_identity("auditor"), "grant_issue", json.dumps({"token": token})
+                )
+            )
+        finally:
+            await ledger.aclose()
+
+    asyncio.run(record())
+    return token
+
+
+def concurrent_answers(app, query: str, wallet: str, count: int) -> list[dict]:
+    """COUNT copies of one GraphQL POST through APP at once (in-process): their answers."""
+    import asyncio
+
+    import httpx
+
+    async def race() -> list[dict]:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+
+                async def one() -> dict:
+                    answer = await http.post(
+                        "/graphql", json={"query": query}, headers={"X-Wallet": wallet}, timeout=120
+                    )
+                    return answer.json()
+
+                return await asyncio.gather(*(one() for _ in range(count)))
+
+    return asyncio.run(race())

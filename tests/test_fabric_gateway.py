@@ -274,71 +274,23 @@ def test_reads_under_a_grant_are_metered_and_capped_on_fabric(fabric_client, fab
     under the auditor's grant; each read commits its metering entry; the cap holds under
     concurrent reads (the MVCC losers simulated again by the relay; this needed the chaincode
     server's one-write-at-a-time fix, chaincode/server.py); the bill adds up."""
-    import asyncio
-    import datetime as dt
+    from datachannels.gateway.app import create_app
+    from datachannels.gateway.settings import Settings
 
-    from datachannels.chaincode import grants
-    from datachannels.channel_connectors.fabric import FabricConnector
-    from datachannels.channel_connectors.identities import IdentityStore
+    from tests.conftest import concurrent_answers, recorded_grant
+    from tests.test_grants import RATE, _error_code, _token_wallet
 
-    from tests.test_grants import RATE, _token_wallet
-
-    store = IdentityStore(fabric_dir)
-    _, _, key = store.pem_pair("auditor")
-    token = grants.issue(
-        key,
-        "utility",
-        ["grid_rate"],
-        dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
-        consumer_org="OutsiderMSP",
-        consumer_ca_pem=store.organisation("OutsiderMSP").ca_certificate_pem,
-        fee="0.25",
-        max_uses=3,
-    )
-
-    async def record() -> None:
-        connector = FabricConnector.from_data_dir(fabric_dir)
-        try:
-            await connector.submit(
-                "utility",
-                store.signing_identity("auditor"),
-                "grant_issue",
-                [json.dumps({"token": token})],
-            )
-        finally:
-            await connector.aclose()
-
-    asyncio.run(record())
+    token = recorded_grant(fabric_dir, "fabric", fee="0.25", max_uses=3)
     wallet = _token_wallet(fabric_dir, "outsider", token)
     first = graphql(fabric_client, RATE, wallet)
     assert "errors" not in first, first.get("errors")
     assert first["data"]["utility"]["gridRates"]["items"][0]["co2LbPerMwh"] > 0
 
-    import httpx
-    from datachannels.gateway.app import create_app
-    from datachannels.gateway.settings import Settings
-
     app = create_app(Settings(data_dir=fabric_dir, connector="fabric"))
-    messages: list[str] = []
-
-    async def race() -> list[str | None]:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
-
-                async def one() -> str | None:
-                    answer = await http.post(
-                        "/graphql", json={"query": RATE}, headers={"X-Wallet": wallet}, timeout=120
-                    )
-                    errors = answer.json().get("errors") or []
-                    messages.extend(e["message"] for e in errors)
-                    return errors[0]["extensions"]["code"] if errors else None
-
-                return await asyncio.gather(*(one() for _ in range(6)))
-
+    answers = concurrent_answers(app, RATE, wallet, 6)
+    codes = [_error_code(answer) for answer in answers]
     # Two uses left, six concurrent reads: two answers, four TOKEN_EXHAUSTED, none lost.
-    codes = asyncio.run(race())
-    assert codes.count(None) == 2 and codes.count("TOKEN_EXHAUSTED") == 4, (codes, messages)
+    assert codes.count(None) == 2 and codes.count("TOKEN_EXHAUSTED") == 4, answers
     # Without the grant the chaincode refuses outsider's delegation, as before.
     plain = delegation_wallet_for(fabric_dir, "outsider", channels=("utility",), actions=("read",))
     [refused] = graphql(fabric_client, RATE, plain)["errors"]

@@ -18,6 +18,8 @@ from datachannels.channel_connectors.identities import IdentityStore
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import concurrent_answers, issued_grant, recorded_grant
+
 NOW = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.UTC)
 LATER = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
 
@@ -41,19 +43,8 @@ def _public_pem(certificate: bytes) -> str:
 
 
 def _issue(store: IdentityStore, issuer: str = "auditor", **overrides: object) -> str:
-    _, _, key = store.pem_pair(issuer)
-    arguments: dict = {
-        "channel": "utility",
-        "kinds": ["grid_rate"],
-        "expires": LATER,
-        "consumer_org": "OutsiderMSP",
-        "consumer_ca_pem": store.organisation("OutsiderMSP").ca_certificate_pem,
-        "fee": "0.002",
-        "currency": "USD",
-        "max_uses": 10,
-    }
-    arguments.update(overrides)
-    return grants.issue(key, **arguments)
+    """A grant that expires at LATER, for the checks made at the fixed time NOW."""
+    return issued_grant(store, issuer, **{"expires": LATER, **overrides})
 
 
 def _verify(store: IdentityStore, token: str, issuer: str = "auditor", **overrides: object):
@@ -307,23 +298,17 @@ UTILITIES = "{ utility { utilities(first: 1) { items { name } } } }"
 
 def _token_wallet(data_dir: Path, name: str, token: str, channel: str = "utility") -> str:
     """NAME's delegation for CHANNEL with TOKEN beside it, as an X-Wallet value."""
-    import base64
-
     from tests.conftest import delegation_wallet_for
 
-    header = delegation_wallet_for(data_dir, name, channels=(channel,), actions=("read",))
-    padded = header + "=" * (-len(header) % 4)
-    wallet = json.loads(base64.urlsafe_b64decode(padded))
-    wallet[channel]["token"] = token
-    return base64.urlsafe_b64encode(json.dumps(wallet).encode()).decode().rstrip("=")
+    return delegation_wallet_for(
+        data_dir, name, channels=(channel,), actions=("read",), token=token
+    )
 
 
 def _recorded(data_dir: Path, **overrides: object) -> str:
-    """A grant for outsider on utility, issued and recorded by the auditor."""
-    network = EmbeddedNetwork(data_dir)
-    token = _issue(network.identities, **overrides)
-    _submit(network, "utility", "auditor", "grant_issue", {"token": token})
-    return token
+    """A grant for outsider on utility, issued and recorded by the auditor (for 30 days from
+    now: reads check it at the transaction's real time)."""
+    return recorded_grant(data_dir, **overrides)
 
 
 def _uses(data_dir: Path, token: str) -> list[dict]:
@@ -411,30 +396,13 @@ def test_a_grant_refuses_what_it_does_not_open(data_dir: Path) -> None:
 
 
 def test_the_cap_holds_under_concurrency(data_dir: Path) -> None:
-    import asyncio
-
-    import httpx
     from datachannels.gateway.app import create_app
     from datachannels.gateway.settings import Settings
 
     token = _recorded(data_dir, max_uses=10)
     wallet = _token_wallet(data_dir, "outsider", token)
     app = create_app(Settings(data_dir=data_dir))
-
-    async def race() -> list[str | None]:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
-
-                async def one() -> str | None:
-                    answer = await http.post(
-                        "/graphql", json={"query": RATE}, headers={"X-Wallet": wallet}, timeout=120
-                    )
-                    return _error_code(answer.json())
-
-                return await asyncio.gather(*(one() for _ in range(25)))
-
-    codes = asyncio.run(race())
+    codes = [_error_code(a) for a in concurrent_answers(app, RATE, wallet, 25)]
     assert codes.count(None) == 10 and codes.count("TOKEN_EXHAUSTED") == 15, codes
     assert len(_uses(data_dir, token)) == 10
 

@@ -91,8 +91,12 @@ def timestamp_of(ctx: Context) -> str:
     stamp = ctx.get_stub().get_tx_timestamp()
     if stamp is None:
         return ""
-    when = stamp.ToDatetime(tzinfo=dt.UTC)
-    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return _iso_millis(stamp.ToDatetime(tzinfo=dt.UTC))
+
+
+def _iso_millis(moment: dt.datetime) -> str:
+    """How the contracts write times: UTC, to the millisecond, "2026-12-03T19:03:08.486Z"."""
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class ChannelContract(Contract):
@@ -489,7 +493,8 @@ class SourceChannelContract(ChannelContract):
         superseded = await self._superseded(ctx)
         results = [await self._read_key(ctx, who, key, superseded) for key in keys]
         answers = []
-        read = sum(1 for text in results if '"record":' in text[:200])
+        # A found key's text is {"key":…,"record":…}; a refused one's {"error":…,"key":…}.
+        read = sum(1 for text in results if text.startswith('{"key":'))
         include = bool(body.get("includeSuperseded"))
         for query in queries:
             try:
@@ -743,17 +748,14 @@ class SourceChannelContract(ChannelContract):
 
 
 def _iso_bound(value: Any, name: str) -> str | None:
-    """A usage bound as the metering entries write times ("2026-12-03T19:03:08.486Z")."""
+    """A usage bound, written as the metering entries write times (`_iso_millis`)."""
     if value is None:
         return None
     try:
         moment = dt.datetime.fromisoformat(str(value))  # Python 3.11 reads a trailing "Z"
     except ValueError:
         raise bad_input(f"{name} must be an ISO date or time, got {value!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    text = moment.astimezone(dt.UTC).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")
+    return _iso_millis(moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC))
 
 
 def stored_object(text: str) -> str:

@@ -403,7 +403,7 @@ class EmbeddedConnector:
         try:
             report = check.run(wait_s=INTEGRITY_WAIT_S)
         except sqlite3.OperationalError as error:
-            if "locked" in str(error) or "busy" in str(error):
+            if _is_lock(error):
                 return _LOCKED
             return f"the check could not run: {error!r}"
         except Exception as error:  # noqa: BLE001  (a check that cannot run is a failed check)
@@ -415,7 +415,7 @@ class EmbeddedConnector:
             with self.network.ledger(channel).waiting_at_most(INLINE_BUSY_MS):
                 return call()
         except sqlite3.OperationalError as error:
-            if "locked" not in str(error) and "busy" not in str(error):
+            if not _is_lock(error):
                 raise
             raise _Busy from None
 
@@ -464,6 +464,11 @@ class EmbeddedConnector:
             pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _is_lock(error: sqlite3.OperationalError) -> bool:
+    """Whether SQLite refused because another connection holds the database's lock."""
+    return "locked" in str(error) or "busy" in str(error)
+
+
 def _unlocked(channel: str, call: Callable[[], _T]) -> Callable[[], _T]:
     """`call`, with SQLite's "database is locked" as CHANNEL_UNAVAILABLE, not a server error."""
 
@@ -471,7 +476,7 @@ def _unlocked(channel: str, call: Callable[[], _T]) -> Callable[[], _T]:
         try:
             return call()
         except sqlite3.OperationalError as error:
-            if "locked" not in str(error) and "busy" not in str(error):
+            if not _is_lock(error):
                 raise
             raise ChannelError(
                 "CHANNEL_UNAVAILABLE", channel, "the ledger is locked by another writer; try again"

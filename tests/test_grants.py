@@ -532,3 +532,24 @@ def test_wallet_carries_a_token_beside_the_delegation_of_its_channel(data_dir: P
     assert "delegation" in entries["utility"]
     unbound = wallet("--delegate", "--token", "T0K")
     assert unbound.returncode != 0 and "--token needs --channels" in unbound.stderr
+
+
+def test_a_read_by_key_under_a_grant_meters_the_records_it_found(data_dir: Path) -> None:
+    """The footprint engine reads factors by key: a key found counts as a record, one
+    refused (not found) does not."""
+    from datachannels.channel_connectors.base import Delegated
+    from datachannels.gateway.wallet import parse_wallet
+
+    token = _recorded(data_dir, max_uses=None)
+    store = EmbeddedNetwork(data_dir).identities
+    header = _token_wallet(data_dir, "outsider", token)
+    credential = parse_wallet(header, ("utility",), store.relay()).credential("utility")
+    assert isinstance(credential, Delegated)
+    keys = ["grid_rate/egrid_subregion/CAMX/2023", "grid_rate/egrid_subregion/NOPE/2023"]
+    network = EmbeddedNetwork(data_dir)
+    answer = json.loads(
+        network.submit("utility", credential, "read", [json.dumps({"keys": keys})]).result
+    )
+    assert "record" in answer["results"][0] and "error" in answer["results"][1]
+    [use] = _uses(data_dir, token)
+    assert use["records"] == 1

@@ -18,14 +18,13 @@ delegation's id instead.
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
 
+from .bounded import Bounded
 from .delegation import (
     DEFAULT_MAX_LIFETIME_S,
     Delegation,
@@ -104,22 +103,16 @@ class VerifiedDelegations:
     """
 
     def __init__(self, size: int = 4096) -> None:
-        self._size = size
-        self._entries: OrderedDict[tuple[str, str], Delegation] = OrderedDict()
-        self._lock = threading.Lock()
+        self._entries: Bounded[tuple[str, str], Delegation] = Bounded(size)
 
     def get(self, token: str, membership: Membership, now: int) -> Delegation:
         key = (hashlib.sha256(token.encode()).hexdigest(), membership.digest)
-        with self._lock:
-            found = self._entries.get(key)
-            if found is not None and now < found.expires:
-                return found
-            self._entries.pop(key, None)
+        found = self._entries.get(key)
+        if found is not None and now < found.expires:
+            return found
+        self._entries.pop(key)
         delegation = verify_signed(token, member_cas=membership.members)
-        with self._lock:
-            self._entries[key] = delegation
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
+        self._entries.put(key, delegation)
         return delegation
 
 

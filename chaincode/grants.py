@@ -41,8 +41,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -50,6 +48,8 @@ from decimal import Decimal, InvalidOperation
 import biscuit_auth as biscuit
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+
+from .bounded import Bounded
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 MAX_KINDS = 16
@@ -242,29 +242,11 @@ def verify(
     return grant
 
 
-class _VerifiedGrants:
-    """Grants whose signature was checked and whose facts were read, by the hash of token and
-    issuer certificate: a grant is immutable, so each is verified once per process.  Only
-    grants without checks of their own (not narrowed) are kept, since checks depend on the
-    time and the kinds read.  Holds no token; bounded, oldest out first."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self._size = size
-        self._entries: OrderedDict[str, Grant] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> Grant | None:
-        with self._lock:
-            return self._entries.get(key)
-
-    def put(self, key: str, grant: Grant) -> None:
-        with self._lock:
-            self._entries[key] = grant
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-
-
-_PLAIN = _VerifiedGrants()
+# Grants whose signature was checked and whose facts were read, by the hash of token and
+# issuer certificate: a grant is immutable, so each is verified once per process.  Only grants
+# without checks of their own (not narrowed) are kept, since checks depend on the time and the
+# kinds read.  Holds no token.
+_PLAIN: Bounded[str, Grant] = Bounded(4096)
 
 
 def _authorized(

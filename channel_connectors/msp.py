@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -21,6 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from ..chaincode.bounded import Bounded
 from .identity import certificate_fingerprint
 
 _VALIDITY = dt.timedelta(days=3650)
@@ -240,9 +239,7 @@ class MemberCertificates:
 
     def __init__(self, members: dict[str, Organisation], size: int = 1024) -> None:
         self._members = members
-        self._size = size
-        self._passed: OrderedDict[tuple[str, bytes], x509.Certificate] = OrderedDict()
-        self._lock = threading.Lock()
+        self._passed: Bounded[tuple[str, bytes], x509.Certificate] = Bounded(size)
 
     def check(
         self, msp_id: str, certificate_pem: bytes, at: dt.datetime | None = None
@@ -252,14 +249,10 @@ class MemberCertificates:
         Raises ValueError when the PEM does not decode, MembershipError when it is refused.
         """
         key = (msp_id, bytes(certificate_pem))
-        with self._lock:
-            certificate = self._passed.get(key)
+        certificate = self._passed.get(key)
         if certificate is None:
             certificate = x509.load_pem_x509_certificate(key[1])
             _vouching(msp_id, certificate, self._members)
-            with self._lock:
-                self._passed[key] = certificate
-                while len(self._passed) > self._size:
-                    self._passed.popitem(last=False)
+            self._passed.put(key, certificate)
         _check_validity(certificate, at)
         return certificate

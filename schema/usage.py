@@ -8,7 +8,7 @@ the metering entries on the ledger hold them, so sums never drift through floati
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
@@ -44,12 +44,8 @@ class Usage:
     totals: list[UsageTotal]
 
 
-async def usage(
-    info: Info,
-    channel: str,
-    from_: Annotated[str | None, strawberry.argument(name="from")] = None,
-    to: str | None = None,
-) -> Usage | None:
+async def usage(info: Info, channel: str, from_: str | None, to: str | None) -> Usage:
+    """The `usage` field's work (its arguments are declared on Query, schema/__init__.py)."""
     if channel not in SOURCE_CHANNELS:
         raise BadInput("channel", f"grants live on {', '.join(SOURCE_CHANNELS)}; not {channel!r}")
     body = {k: v for k, v in (("from", from_), ("to", to)) if v is not None}

@@ -233,18 +233,10 @@ def test_only_a_writer_records_a_grant_it_signed_itself_for_factor_kinds(network
 
 
 def test_the_token_commands_issue_list_and_revoke(data_dir: Path) -> None:
-    import subprocess
-    import sys
+    from tests.test_cli import run as cli
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "datachannels.gateway.cli", "token", *args]
-            + ["--channel", "utility", "--data-dir", str(data_dir)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+    def run(*args: str):
+        return cli("token", *args, "--channel", "utility", data_dir=data_dir, check=False)
 
     issued = run(
         "issue",
@@ -440,14 +432,12 @@ def _fees_from_blocks(data_dir: Path, channel: str) -> dict[str, tuple[int, Deci
 
 
 def test_the_bill_each_party_sees_and_its_totals_from_the_blocks(data_dir: Path) -> None:
-    import subprocess
-    import sys
-
     from datachannels.gateway.app import create_app
     from datachannels.gateway.settings import Settings
     from starlette.testclient import TestClient
 
     from tests.conftest import wallet_for
+    from tests.test_cli import run as cli
 
     outsider = _recorded(data_dir, fee="0.002")
     store = EmbeddedNetwork(data_dir).identities
@@ -476,15 +466,8 @@ def test_the_bill_each_party_sees_and_its_totals_from_the_blocks(data_dir: Path)
         )
         assert {c["name"]: c["errorCode"] for c in probe["data"]["channels"]}["utility"] is None
 
-    def usage(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "datachannels.gateway.cli", "usage", "--channel", "utility"]
-            + [*args, "--data-dir", str(data_dir)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+    def usage(*args: str):
+        return cli("usage", "--channel", "utility", *args, data_dir=data_dir, check=False)
 
     provider = json.loads(usage("--as", "auditor").stdout)
     lines = {g["grantId"]: g for g in provider["grants"]}
@@ -511,18 +494,11 @@ def test_the_bill_each_party_sees_and_its_totals_from_the_blocks(data_dir: Path)
 
 def test_wallet_carries_a_token_beside_the_delegation_of_its_channel(data_dir: Path) -> None:
     import base64
-    import subprocess
-    import sys
 
-    def wallet(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "datachannels.gateway.cli", "wallet", "--identity", "outsider"]
-            + [*args, "--data-dir", str(data_dir)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+    from tests.test_cli import run as cli
+
+    def wallet(*args: str):
+        return cli("wallet", "--identity", "outsider", *args, data_dir=data_dir, check=False)
 
     made = wallet("--delegate", "--channels", "utility", "--actions", "read", "--token", "T0K")
     assert made.returncode == 0, made.stderr

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import AsyncGenerator, Iterable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -53,7 +54,15 @@ MAX_BATCH = 2000
 MAX_QUERY_LIMIT = 1000
 SUPERSEDED_INDEX = "superseded_by"
 GRANT_USES = "grant_uses"  # a grant's use counter: {"used": n, "of": cap}
-GRANT_USE = "grant_use"  # one metered access, by grant id and txId
+GRANT_USE = "grant_use"  # one metered access, by grant id and access id
+# The relay names each request's access to a channel (transient "access", 32 hex digits), so that
+# the reads of one request meter once: the first writes the entry, later ones find it and write
+# nothing.  Reuse is bounded: same consumer, and within this many seconds of the first read.
+ACCESS_KEY = "access"
+# The bill's calendar periods (UTC), as the length of the ISO time's prefix that names one.
+USAGE_PERIODS = {"day": len("2026-12-04"), "month": len("2026-12")}
+ACCESS_WINDOW_S = 300
+_ACCESS_ID = re.compile(r"[0-9a-f]{32}")
 # What a query may hold.  where: payload field = value; startsWith: text field starts with;
 # matches: text field equal ignoring case and runs of white space (see fold_text).
 QUERY_FIELDS = (
@@ -274,8 +283,9 @@ class SourceChannelContract(ChannelContract):
         return canonical_json({"grants": out})
 
     async def usage(self, ctx: Context, request: str) -> str:
-        """The bill: metered accesses under grants and their fees, {"from", "to"} (ISO times,
-        `to` excluded; either may be left out).
+        """The bill: metered accesses under grants and their fees, {"from", "to", "per"} (ISO
+        times, `to` excluded; totals per calendar "day" or "month", UTC, the default; each may be
+        left out).
 
         Each sees what concerns it: the operator's admin and the channel's writers (the
         providers) every grant's; a consumer reading under a grant that grant's only.  Totals are
@@ -283,9 +293,15 @@ class SourceChannelContract(ChannelContract):
         can recompute them from the chain's blocks."""
         proposer = creator(ctx)
         body = parse_json_argument("request", request)
-        if not isinstance(body, dict) or set(body) - {"from", "to"}:
-            raise bad_input('request must be {"from": "…", "to": "…"} (ISO times, both optional)')
+        if not isinstance(body, dict) or set(body) - {"from", "to", "per"}:
+            raise bad_input(
+                'request must be {"from": "…", "to": "…", "per": "day" | "month"} (ISO times; '
+                "all optional)"
+            )
         start, end = (_iso_bound(body.get(name), name) for name in ("from", "to"))
+        per = body.get("per", "month")
+        if per not in USAGE_PERIODS:
+            raise bad_input(f"per must be one of {', '.join(USAGE_PERIODS)}, got {per!r}")
         if DELEGATION_KEY not in transient(ctx.get_stub()) and is_operator_admin(proposer):
             scope: list[str] = []
         else:
@@ -301,6 +317,7 @@ class SourceChannelContract(ChannelContract):
                 )
         grants_seen: dict[str, dict[str, Any]] = {}
         totals: dict[str, dict[str, Any]] = {}
+        periods: dict[tuple[str, str], dict[str, Any]] = {}  # by (period, currency)
         for state_key, entry in await self._scan(ctx, GRANT_USE, scope):
             stamp = entry.get("timestamp", "")
             if (start and stamp < start) or (end and stamp >= end):
@@ -327,12 +344,21 @@ class SourceChannelContract(ChannelContract):
             )
             total["accesses"] += 1
             total["fees"] += fee
+            period = (stamp[: USAGE_PERIODS[per]], entry["currency"])
+            subtotal = periods.setdefault(
+                period,
+                {"period": period[0], "currency": period[1], "accesses": 0, "fees": Decimal(0)},
+            )
+            subtotal["accesses"] += 1
+            subtotal["fees"] += fee
         return canonical_json(
             {
                 "from": start,
                 "to": end,
+                "per": per,
                 "grants": [{**g, "fees": str(g["fees"])} for g in grants_seen.values()],
                 "totals": [{**t, "fees": str(t["fees"])} for t in totals.values()],
+                "periods": [{**p, "fees": str(p["fees"])} for _, p in sorted(periods.items())],
             }
         )
 
@@ -507,7 +533,7 @@ class SourceChannelContract(ChannelContract):
                 answers.append(
                     canonical_json({"error": {"code": refused.code, "message": refused.message}})
                 )
-        if admitted is not None and read:  # an empty read (a channel probe) costs nothing
+        if admitted is not None and (keys or queries):  # a channel probe asks nothing: free
             await self._meter(ctx, who, admitted, read)
         # By hand around the stored texts, keys in canonical_json's order ("queries" < "results").
         return f'{{"queries":[{",".join(answers)}],"results":[{",".join(results)}]}}'
@@ -524,17 +550,16 @@ class SourceChannelContract(ChannelContract):
             {"limit": 100, **body} if isinstance(body, dict) else body,
             await self._superseded(ctx),
         )
-        if admitted is not None and page[0]:
+        if admitted is not None:
             await self._meter(ctx, who, admitted, len(page[0]))
         return _page_json(*page)
 
     # ------------------------------------------------------- reads under a grant
 
-    async def _grant_admits(
-        self, ctx: Context, who: Caller, kinds: list[str]
-    ) -> tuple[grant_tokens.Grant, int] | None:
-        """For a caller under a grant (access.acting): the grant and its uses so far, once it
-        opens `kinds` on this channel now and has a use left; None for any other caller."""
+    async def _grant_admits(self, ctx: Context, who: Caller, kinds: list[str]) -> _Admitted | None:
+        """For a caller under a grant (access.acting): what its read is admitted under, once the
+        grant opens `kinds` on this channel now and has a use left (or the same request's
+        access already paid for this one); None for any other caller."""
         if who.grant_token is None or who.grant_record is None:
             return None
         stub = ctx.get_stub()
@@ -553,6 +578,19 @@ class SourceChannelContract(ChannelContract):
             )
         except grant_tokens.GrantError as refused:
             raise ContractError(refused.code, refused.message) from None
+        access = _access_id(ctx)
+        earlier = await self._get(ctx, GRANT_USE, [grant.grant_id, access])
+        if earlier is not None:
+            first = dt.datetime.fromisoformat(earlier["timestamp"])
+            if earlier["consumerCert"] != who.fingerprint or not (
+                dt.timedelta(0) <= now - first <= dt.timedelta(seconds=ACCESS_WINDOW_S)
+            ):
+                raise ContractError(
+                    "TOKEN_INVALID",
+                    f"access {access} was metered for another read (another consumer's, or more "
+                    f"than {ACCESS_WINDOW_S} s ago); each request names an access of its own",
+                )
+            return _Admitted(grant, access, used=None)
         # One counter per grant: concurrent reads under one grant read the same version, so
         # the ledger's MVCC check lets one commit and the others are retried by the relay;
         # none is lost and the cap is never passed.
@@ -563,19 +601,22 @@ class SourceChannelContract(ChannelContract):
                 "TOKEN_EXHAUSTED",
                 f"the grant's {grant.max_uses} uses are all used; ask its provider for another",
             )
-        return grant, used
+        return _Admitted(grant, access, used)
 
-    async def _meter(
-        self, ctx: Context, who: Caller, admitted: tuple[grant_tokens.Grant, int], records: int
-    ) -> None:
-        """One metered access: the counter, and the access itself, for the bill."""
-        grant, used = admitted
+    async def _meter(self, ctx: Context, who: Caller, admitted: _Admitted, records: int) -> None:
+        """One metered access: the counter, and the access itself, for the bill.  A later read
+        of an access already metered (the same request, `ACCESS_KEY`) writes nothing."""
+        if admitted.used is None:
+            return
+        grant = admitted.grant
         tx_id = ctx.get_stub().get_txid()
-        await self._put(ctx, GRANT_USES, [grant.grant_id], {"used": used + 1, "of": grant.max_uses})
+        await self._put(
+            ctx, GRANT_USES, [grant.grant_id], {"used": admitted.used + 1, "of": grant.max_uses}
+        )
         await self._put(
             ctx,
             GRANT_USE,
-            [grant.grant_id, tx_id],
+            [grant.grant_id, admitted.access],
             {
                 "consumerOrg": who.msp_id,
                 "consumerCert": who.fingerprint,
@@ -745,6 +786,28 @@ class SourceChannelContract(ChannelContract):
             _, parts = stub.split_composite_key(state_key)
             out[record_key(parts[0], parts[1:])] = value["by"]
         return out
+
+
+@dataclass(frozen=True)
+class _Admitted:
+    """A read under a grant, admitted: the grant, the access it meters under, and the grant's
+    uses before it (None when an earlier read of the same access paid)."""
+
+    grant: grant_tokens.Grant
+    access: str
+    used: int | None
+
+
+def _access_id(ctx: Context) -> str:
+    """The access a read under a grant meters under: the relay's per request and channel, or
+    the transaction's own id when the proposer names none (each such read is an access)."""
+    named = transient(ctx.get_stub()).get(ACCESS_KEY)
+    if named is None:
+        return str(ctx.get_stub().get_txid())
+    text = bytes(named).decode("ascii", "replace")
+    if not _ACCESS_ID.fullmatch(text):
+        raise bad_input("transient access must be 32 lowercase hex digits")
+    return text
 
 
 def _iso_bound(value: Any, name: str) -> str | None:

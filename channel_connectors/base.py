@@ -9,8 +9,12 @@ credential is passed in with every call.  One class per kind of backend
 
 from __future__ import annotations
 
+import asyncio
+import json
+import random
+import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from .errors import ChannelError
@@ -18,9 +22,21 @@ from .identity import Identity, SigningIdentity
 
 DELEGATION_TRANSIENT_KEY = "delegation"  # where the contract looks (chaincode.access)
 TOKEN_TRANSIENT_KEY = "token"
+ACCESS_TRANSIENT_KEY = "access"  # the request's access to the channel (chaincode.records)
 # A read under a grant that lost the race for the grant's counter is simulated again, at most
 # this many times (each retry sees the counter the winner committed).
 TOKEN_READ_ATTEMPTS = 50
+
+
+class GrantAccess:
+    """One request's access to one channel under a grant: the id its reads meter under, and
+    whether the first of them has committed (then the others are evaluated: they write
+    nothing).  Made afresh with each parsed wallet, so it never outlives its request."""
+
+    def __init__(self) -> None:
+        self.id = secrets.token_hex(16)
+        self.metered = False
+        self.lock = asyncio.Lock()
 
 
 @dataclass(frozen=True)
@@ -36,6 +52,7 @@ class Delegated:
     identity: Identity
     # A provider's grant (chaincode/grants.py) the consumer reads under, carried beside it.
     token: str | None = None
+    access: GrantAccess = field(default_factory=GrantAccess, compare=False)
 
     def __repr__(self) -> str:  # a delegation is a bearer credential for its lifetime
         return f"Delegated(msp_id={self.identity.msp_id!r})"
@@ -52,6 +69,7 @@ def proposer(credential: Credential) -> tuple[SigningIdentity, dict[str, bytes]]
         transient = {DELEGATION_TRANSIENT_KEY: credential.delegation.encode()}
         if credential.token is not None:
             transient[TOKEN_TRANSIENT_KEY] = credential.token.encode()
+            transient[ACCESS_TRANSIENT_KEY] = credential.access.id.encode()
         return credential.relay, transient
     return credential, {}
 
@@ -150,7 +168,7 @@ METERED_FUNCTIONS = frozenset({"read", "query"})
 
 
 def under_grant(credential: Credential, function: str) -> bool:
-    """Whether this call is a metered read: a consumer's, under a provider's grant."""
+    """Whether this call is a read under a provider's grant, which the relay must meter."""
     return (
         isinstance(credential, Delegated)
         and credential.token is not None
@@ -158,26 +176,50 @@ def under_grant(credential: Credential, function: str) -> bool:
     )
 
 
-async def metered_read(channel: str, submit: Callable[[], Awaitable[Submitted]]) -> bytes:
-    """A read under a grant, as the relay must make it: submitted, so that the contract's
-    metering write commits (an evaluate commits nothing).  Concurrent reads under one grant
-    race for its counter; the losers are invalidated by MVCC and simulated again here, so no
-    caller sees the race and the cap holds."""
-    import asyncio
-    import random
+def asks_nothing(function: str, args: Sequence[str]) -> bool:
+    """A `read` of no keys and no queries (a channel probe): the contract meters nothing."""
+    if function != "read" or len(args) != 1:
+        return False
+    try:
+        body = json.loads(args[0])
+    except ValueError:
+        return False
+    return isinstance(body, dict) and not body.get("keys") and not body.get("queries")
 
-    for attempt in range(TOKEN_READ_ATTEMPTS):
-        try:
-            return (await submit()).result
-        except ChannelError as error:
-            if error.code != "CONFLICT" or not any(
-                reason in str(error) for reason in ("MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT")
-            ):
-                raise
-            await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+
+async def metered_read(
+    channel: str,
+    credential: Delegated,
+    submit: Callable[[], Awaitable[Submitted]],
+    evaluate: Callable[[], Awaitable[bytes]],
+) -> bytes:
+    """A read under a grant, as the relay must make it.
+
+    The request's first read of the channel is submitted, so that the contract's metering
+    write commits (an evaluate commits nothing); its later reads name the same access and are
+    evaluated, since the contract finds that access paid and writes nothing.  Concurrent reads
+    under one grant race for its counter; the losers are invalidated by MVCC and simulated
+    again here, so no caller sees the race and the cap holds."""
+    access = credential.access
+    async with access.lock:  # a second read of the request waits for the first to commit
+        if access.metered:
+            return await evaluate()
+        for attempt in range(TOKEN_READ_ATTEMPTS):
+            try:
+                result = (await submit()).result
+            except ChannelError as error:
+                if error.code != "CONFLICT" or not any(
+                    reason in str(error)
+                    for reason in ("MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT")
+                ):
+                    raise
+                await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                continue
+            access.metered = True
+            return result
     raise ChannelError(
         "CHANNEL_UNAVAILABLE",
         channel,
-        f"{TOKEN_READ_ATTEMPTS} concurrent reads under this grant kept winning the race for its "
+        f"{TOKEN_READ_ATTEMPTS} concurrent reads under this grant kept losing the race for its "
         "counter; try again",
     )

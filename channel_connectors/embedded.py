@@ -24,7 +24,16 @@ from fabric_protos.common import common_pb2, ledger_pb2
 from fabric_protos.peer import transaction_pb2
 
 from ..chaincode import CHANNELS, SOURCE_CHANNELS
-from .base import ChainInfo, Credential, Submitted, metered_read, proposer, under_grant
+from .base import (
+    ChainInfo,
+    Credential,
+    Delegated,
+    Submitted,
+    asks_nothing,
+    metered_read,
+    proposer,
+    under_grant,
+)
 from .errors import ChannelError
 from .identities import AUDITORS_MSP, CHANNEL_MEMBERS, OPERATOR, OPERATOR_MSP, IdentityStore
 from .ledger import ChainCheck, ChannelConfig, ChannelLedger, VerifyReport
@@ -422,16 +431,22 @@ class EmbeddedConnector:
     async def evaluate(
         self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()
     ) -> bytes:
-        if under_grant(credential, function):
-            return await metered_read(
-                channel, functools.partial(self.submit, channel, credential, function, args)
-            )
-        return await self._run(
+        plain = functools.partial(
+            self._run,
             channel,
             False,
             functools.partial(self.network.evaluate, channel, credential, function, list(args)),
             sum(map(len, args)),
         )
+        if under_grant(credential, function) and not asks_nothing(function, args):
+            assert isinstance(credential, Delegated)
+            return await metered_read(
+                channel,
+                credential,
+                functools.partial(self.submit, channel, credential, function, args),
+                plain,
+            )
+        return await plain()
 
     async def submit(
         self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()

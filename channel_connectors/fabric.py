@@ -30,7 +30,16 @@ from fabric_protos.common import common_pb2, ledger_pb2
 from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
 from fabric_protos.peer import transaction_pb2
 
-from .base import ChainInfo, Credential, Submitted, metered_read, proposer, under_grant
+from .base import (
+    ChainInfo,
+    Credential,
+    Delegated,
+    Submitted,
+    asks_nothing,
+    metered_read,
+    proposer,
+    under_grant,
+)
 from .errors import ChannelError, from_contract_message
 from .proposals import build_proposal, parse_transaction, sign_envelope, sign_proposal
 
@@ -208,11 +217,18 @@ class FabricConnector:
     async def evaluate(
         self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()
     ) -> bytes:
-        if under_grant(credential, function):
+        plain = functools.partial(
+            self._evaluate, channel, credential, self._chaincode(channel), function, args
+        )
+        if under_grant(credential, function) and not asks_nothing(function, args):
+            assert isinstance(credential, Delegated)
             return await metered_read(
-                channel, functools.partial(self.submit, channel, credential, function, args)
+                channel,
+                credential,
+                functools.partial(self.submit, channel, credential, function, args),
+                plain,
             )
-        return await self._evaluate(channel, credential, self._chaincode(channel), function, args)
+        return await plain()
 
     async def submit(
         self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()

@@ -321,7 +321,9 @@ def cmd_usage(args: argparse.Namespace) -> int:
             raise SystemExit(f"error: {exc}") from None
         assert found is not None
         credential = found
-    body = json.dumps({k: v for k, v in (("from", args.from_), ("to", args.to)) if v})
+    body = json.dumps(
+        {k: v for k, v in (("from", args.from_), ("to", args.to)) if v} | {"per": args.per}
+    )
 
     async def call(connector: Connector) -> bytes:
         return await network(connector, args.channel).contract().evaluate(credential, "usage", body)
@@ -739,6 +741,9 @@ def build_parser() -> argparse.ArgumentParser:
     usage.add_argument("--token", default=None, help="a consumer's grant (its own usage only)")
     usage.add_argument("--from", dest="from_", default=None, help="ISO date or time (included)")
     usage.add_argument("--to", default=None, help="ISO date or time (excluded)")
+    usage.add_argument(
+        "--per", choices=("day", "month"), default="month", help="totals per calendar period (UTC)"
+    )
     usage.add_argument("--connector", choices=("embedded", "fabric"), default=None)
     usage.set_defaults(run=cmd_usage)
 

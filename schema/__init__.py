@@ -28,7 +28,7 @@ from .common import ChannelInfo
 from .footprint import Footprint, FootprintInput, PublishedFootprint
 from .limits import ActivityLimit
 from .shipping import ShippingChannel
-from .usage import Usage
+from .usage import Usage, UsagePeriod
 from .usage import usage as usage_resolver
 from .utility import UtilityChannel
 
@@ -105,8 +105,9 @@ class Query:
 
     @strawberry.field(
         description="The bill of a source channel's access grants: metered accesses and fees "
-        "per grant and per currency, from `from` to `to` (ISO times, `to` excluded). A provider "
-        "or the operator sees every grant's, a consumer reading under a grant its own."
+        "per grant, per currency and per calendar period (`per`, UTC), from `from` to `to` (ISO "
+        "times, `to` excluded). A provider or the operator sees every grant's, a consumer "
+        "reading under a grant its own."
     )
     async def usage(
         self,
@@ -114,8 +115,9 @@ class Query:
         channel: str,
         from_: Annotated[str | None, strawberry.argument(name="from")] = None,
         to: str | None = None,
+        per: UsagePeriod = UsagePeriod.MONTH,
     ) -> Usage | None:
-        return await usage_resolver(info, channel, from_, to)
+        return await usage_resolver(info, channel, from_, to, per)
 
 
 @strawberry.type

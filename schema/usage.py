@@ -7,6 +7,7 @@ the metering entries on the ledger hold them, so sums never drift through floati
 
 from __future__ import annotations
 
+import enum
 import json
 from typing import Any
 
@@ -35,6 +36,20 @@ class UsageTotal:
     fees: str = strawberry.field(description="A decimal string.")
 
 
+@strawberry.enum(description="The calendar periods (UTC) the bill sums accesses and fees over.")
+class UsagePeriod(enum.Enum):
+    DAY = "day"
+    MONTH = "month"
+
+
+@strawberry.type(description="The accesses and fees of one currency in one calendar period.")
+class PeriodTotal:
+    period: str = strawberry.field(description='"2026-12" for a month, "2026-12-04" for a day.')
+    currency: str
+    accesses: int
+    fees: str = strawberry.field(description="A decimal string.")
+
+
 @strawberry.type(description="Metered accesses under a channel's grants, and their fees.")
 class Usage:
     channel: str
@@ -42,13 +57,18 @@ class Usage:
     period_end: str | None = strawberry.field(description="As asked (`to`, excluded), in UTC.")
     grants: list[GrantUsage]
     totals: list[UsageTotal]
+    periods: list[PeriodTotal] = strawberry.field(
+        description="Totals per calendar period (as asked with `per`) and currency, in order."
+    )
 
 
-async def usage(info: Info, channel: str, from_: str | None, to: str | None) -> Usage:
+async def usage(
+    info: Info, channel: str, from_: str | None, to: str | None, per: UsagePeriod
+) -> Usage:
     """The `usage` field's work (its arguments are declared on Query, schema/__init__.py)."""
     if channel not in SOURCE_CHANNELS:
         raise BadInput("channel", f"grants live on {', '.join(SOURCE_CHANNELS)}; not {channel!r}")
-    body = {k: v for k, v in (("from", from_), ("to", to)) if v is not None}
+    body = {k: v for k, v in (("from", from_), ("to", to)) if v is not None} | {"per": per.value}
     credential = info.context.loaders.credential(channel)
     raw = (
         await network(info.context.connector, channel)
@@ -74,5 +94,11 @@ async def usage(info: Info, channel: str, from_: str | None, to: str | None) -> 
         totals=[
             UsageTotal(currency=t["currency"], accesses=t["accesses"], fees=t["fees"])
             for t in bill["totals"]
+        ],
+        periods=[
+            PeriodTotal(
+                period=p["period"], currency=p["currency"], accesses=p["accesses"], fees=p["fees"]
+            )
+            for p in bill["periods"]
         ],
     )

@@ -303,12 +303,12 @@ def _recorded(data_dir: Path, **overrides: object) -> str:
     return recorded_grant(data_dir, **overrides)
 
 
-def _uses(data_dir: Path, token: str) -> list[dict]:
+def _uses(data_dir: Path, token: str, channel: str = "utility") -> list[dict]:
     """The metered accesses of a grant, read from the channel's world state."""
     import sqlite3
 
     prefix = b"\x00grant_use\x00" + grants.grant_id(token).encode() + b"\x00"
-    path = EmbeddedNetwork(data_dir).ledger_path("utility")
+    path = EmbeddedNetwork(data_dir).ledger_path(channel)
     with sqlite3.connect(path) as db:
         rows = db.execute("SELECT key, value FROM state").fetchall()
     return [json.loads(v) for k, v in rows if bytes(k).startswith(prefix)]
@@ -402,9 +402,12 @@ def test_the_cap_holds_under_concurrency(data_dir: Path) -> None:
 # ---------------------------------------------------------------------------- the bill
 
 
-def _fees_from_blocks(data_dir: Path, channel: str) -> dict[str, tuple[int, Decimal]]:
-    """Accesses and fees per grant, recomputed from the chain's blocks alone: every valid
-    transaction's writes of metering entries (`grant_use`)."""
+def _fees_from_blocks(
+    data_dir: Path, channel: str, period: slice | None = None
+) -> dict[str, tuple[int, Decimal]]:
+    """Accesses and fees per grant (or per PERIOD, the slice of the entry's ISO time that names
+    it), recomputed from the chain's blocks alone: every valid transaction's writes of metering
+    entries (`grant_use`)."""
     import sqlite3
 
     from datachannels.channel_connectors.embedded_stub import writes_of
@@ -425,9 +428,10 @@ def _fees_from_blocks(data_dir: Path, channel: str) -> dict[str, tuple[int, Deci
             for write in writes_of(parse_transaction(entry).chaincode_action.results):
                 parts = write.key.split("\x00")
                 if parts[1] == "grant_use" and not write.is_delete:
-                    accesses, fees = out.get(parts[2], (0, Decimal(0)))
-                    fee = Decimal(json.loads(write.value)["fee"])
-                    out[parts[2]] = (accesses + 1, fees + fee)
+                    entry = json.loads(write.value)
+                    by = parts[2] if period is None else entry["timestamp"][period]
+                    accesses, fees = out.get(by, (0, Decimal(0)))
+                    out[by] = (accesses + 1, fees + Decimal(entry["fee"]))
     return out
 
 
@@ -453,11 +457,16 @@ def test_the_bill_each_party_sees_and_its_totals_from_the_blocks(data_dir: Path)
             for _ in range(times):
                 assert _error_code(_answer(client, RATE, wallet)) is None
         # The same bill in GraphQL: a consumer sees its own grant, the provider every one.
-        bill = '{ usage(channel: "utility") { grants { grantId accesses fees } totals { fees } } }'
+        bill = (
+            '{ usage(channel: "utility", per: DAY) { grants { grantId accesses fees } '
+            "totals { fees } periods { period currency accesses fees } } }"
+        )
         mine = _answer(client, bill, _token_wallet(data_dir, "outsider", outsider))["data"]
         assert mine["usage"]["grants"] == [
             {"grantId": grants.grant_id(outsider), "accesses": 3, "fees": "0.006"}
         ]
+        days = mine["usage"]["periods"]  # today's, unless the test ran over midnight UTC
+        assert sum(d["accesses"] for d in days) == 3 and {len(d["period"]) for d in days} == {10}
         everyone = _answer(client, bill, wallet_for(data_dir, "auditor"))["data"]["usage"]
         assert everyone["totals"] == [{"fees": "0.016"}] and len(everyone["grants"]) == 2
         # Neither a channel probe nor the bill is a metered access.
@@ -490,6 +499,17 @@ def test_the_bill_each_party_sees_and_its_totals_from_the_blocks(data_dir: Path)
     assert recomputed == {
         gid: (line["accesses"], Decimal(line["fees"])) for gid, line in lines.items()
     }
+    # Totals per calendar period, from the blocks too.
+    for per, length in (("month", 7), ("day", 10)):
+        bill = json.loads(usage("--as", "operator", "--per", per).stdout)
+        assert bill["per"] == per and len(bill["periods"][0]["period"]) == length
+        assert _fees_from_blocks(data_dir, "utility", slice(0, length)) == {
+            p["period"]: (p["accesses"], Decimal(p["fees"])) for p in bill["periods"]
+        }
+        assert sum(p["accesses"] for p in bill["periods"]) == 5
+        assert sum(Decimal(p["fees"]) for p in bill["periods"]) == Decimal("0.016")
+    refused = usage("--as", "auditor", "--per", "week")
+    assert refused.returncode != 0 and "invalid choice" in refused.stderr
 
 
 def test_wallet_carries_a_token_beside_the_delegation_of_its_channel(data_dir: Path) -> None:
@@ -529,3 +549,108 @@ def test_a_read_by_key_under_a_grant_meters_the_records_it_found(data_dir: Path)
     assert "record" in answer["results"][0] and "error" in answer["results"][1]
     [use] = _uses(data_dir, token)
     assert use["records"] == 1
+
+
+def _counter(data_dir: Path, token: str, channel: str = "utility") -> int:
+    """The grant's use counter, from the channel's world state."""
+    import sqlite3
+
+    key = b"\x00grant_uses\x00" + grants.grant_id(token).encode() + b"\x00"
+    with sqlite3.connect(EmbeddedNetwork(data_dir).ledger_path(channel)) as db:
+        row = db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+    return int(json.loads(row[0])["used"]) if row else 0
+
+
+def test_the_reads_of_one_request_meter_once_per_channel(data_dir: Path) -> None:
+    """A request that reads a channel more than once (a footprint's second round of reads, a
+    browse beside it) pays one access: the first read writes the metering entry, the others
+    name the same access and write nothing.  The next request is an access of its own."""
+    from datachannels.gateway.app import create_app
+    from datachannels.gateway.settings import Settings
+    from datachannels.gateway.wallet import parse_wallet
+    from starlette.testclient import TestClient
+
+    token = _recorded(data_dir, channel="commodity", kinds=["material_factor"], max_uses=None)
+    wallet = _token_wallet(data_dir, "outsider", token, channel="commodity")
+    # A misspelt material: the narrow read misses and the engine reads every material to name
+    # the close matches, a second round on the same channel.
+    misspelt = {
+        "query": "query F($input: FootprintInput!) { footprint(input: $input) { totalKgCO2e } }",
+        "variables": {"input": {"purchases": [{"commodity": "Glas", "tonnes": 1}]}},
+    }
+    height = EmbeddedNetwork(data_dir).ledger("commodity").height()
+    with TestClient(create_app(Settings(data_dir=data_dir))) as client:
+        answer = client.post("/graphql", json=misspelt, headers={"X-Wallet": wallet}).json()
+        assert _error_code(answer) == "BAD_INPUT", answer
+        assert "Glass" in answer["errors"][0]["message"]
+        assert len(_uses(data_dir, token, "commodity")) == 1
+        assert _counter(data_dir, token, "commodity") == 1
+        assert EmbeddedNetwork(data_dir).ledger("commodity").height() == height + 1
+        right = {
+            **misspelt,
+            "variables": {"input": {"purchases": [{"commodity": "Glass", "tonnes": 1}]}},
+        }
+        answer = client.post("/graphql", json=right, headers={"X-Wallet": wallet}).json()
+        assert _error_code(answer) is None and answer["data"]["footprint"]["totalKgCO2e"] > 0
+    assert len(_uses(data_dir, token, "commodity")) == 2
+    assert _counter(data_dir, token, "commodity") == 2
+
+    # Through the connector: one parsed wallet is one request's access, whatever it reads.
+    import asyncio
+
+    from datachannels.channel_connectors.embedded import EmbeddedConnector
+
+    async def reads(times: int) -> None:
+        relay = EmbeddedNetwork(data_dir).identities.relay()
+        credential = parse_wallet(wallet, ("commodity",), relay).credential("commodity")
+        connector = EmbeddedConnector(data_dir)
+        try:
+            for _ in range(times):
+                body = {"queries": [{"kind": "material_factor", "attributes": ["glass"]}]}
+                found = await connector.evaluate(
+                    "commodity", credential, "read", [json.dumps(body)]
+                )
+                assert json.loads(found)["queries"][0]["records"]
+        finally:
+            await connector.aclose()
+
+    asyncio.run(reads(3))
+    assert len(_uses(data_dir, token, "commodity")) == 3
+    assert _counter(data_dir, token, "commodity") == 3
+
+
+def test_an_access_id_is_the_relays_own_and_checked(data_dir: Path) -> None:
+    """The contract takes the relay's access id as it is only in the shape it writes, and only
+    for the consumer whose read first metered it."""
+    from datachannels.channel_connectors.base import Delegated, GrantAccess
+    from datachannels.gateway.wallet import parse_wallet
+
+    token = _recorded(data_dir, max_uses=None)
+    store = EmbeddedNetwork(data_dir).identities
+    network = EmbeddedNetwork(data_dir)
+    body = [json.dumps({"keys": ["grid_rate/egrid_subregion/CAMX/2023"]})]
+
+    def credential(name: str, grant: str) -> Delegated:
+        wallet = _token_wallet(data_dir, name, grant)
+        found = parse_wallet(wallet, ("utility",), store.relay()).credential("utility")
+        assert isinstance(found, Delegated)
+        return found
+
+    outsider = credential("outsider", token)
+    network.submit("utility", outsider, "read", body)
+    network.submit("utility", outsider, "read", body)  # the same access: paid once
+    assert len(_uses(data_dir, token)) == 1 and _counter(data_dir, token) == 1
+    # Another consumer of the same organisation cannot read on outsider's access.
+    store._ensure_identity("outsider2", "OutsiderMSP", "client")
+    other = credential("outsider2", token)
+    borrowed = Delegated(other.relay, other.delegation, other.identity, token, outsider.access)
+    height = network.ledger("utility").height()
+    assert _ledger_code(lambda: network.submit("utility", borrowed, "read", body)) == (
+        "TOKEN_INVALID"
+    )
+    # A badly shaped access id is refused too; neither wrote anything.
+    bad = Delegated(outsider.relay, outsider.delegation, outsider.identity, token, GrantAccess())
+    bad.access.id = "not-hex"
+    assert _ledger_code(lambda: network.submit("utility", bad, "read", body)) == "BAD_INPUT"
+    assert network.ledger("utility").height() == height
+    assert len(_uses(data_dir, token)) == 1 and _counter(data_dir, token) == 1

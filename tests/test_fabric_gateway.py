@@ -298,3 +298,38 @@ def test_reads_under_a_grant_are_metered_and_capped_on_fabric(fabric_client, fab
     bill = '{ usage(channel: "utility") { grants { accesses fees } totals { fees } } }'
     mine = graphql(fabric_client, bill, wallet)["data"]["usage"]
     assert mine["grants"] == [{"accesses": 3, "fees": "0.75"}]
+
+
+def test_the_reads_of_one_request_meter_once_on_fabric(fabric_dir):
+    """The relay's access id reaches the chaincode in the transient data: the request's first
+    read commits the metering entry, its second is evaluated and finds it paid; the next
+    request (a wallet parsed again) is an access of its own."""
+    import asyncio
+
+    from datachannels.channel_connectors.identities import IdentityStore
+    from datachannels.gateway.app import make_connector
+    from datachannels.gateway.settings import Settings
+    from datachannels.gateway.wallet import parse_wallet
+
+    from tests.conftest import recorded_grant
+    from tests.test_grants import _token_wallet
+
+    token = recorded_grant(fabric_dir, "fabric", fee="0.5", max_uses=None)
+    wallet = _token_wallet(fabric_dir, "outsider", token)
+    body = json.dumps({"keys": ["grid_rate/egrid_subregion/CAMX/2023"]})
+
+    async def request(reads: int) -> dict:
+        relay = IdentityStore(fabric_dir).relay()
+        credential = parse_wallet(wallet, ("utility",), relay).credential("utility")
+        connector = make_connector(Settings(data_dir=fabric_dir, connector="fabric"))
+        try:
+            for _ in range(reads):
+                found = await connector.evaluate("utility", credential, "read", [body])
+                assert "record" in json.loads(found)["results"][0]
+            bill = await connector.evaluate("utility", credential, "usage", ["{}"])
+            return json.loads(bill)
+        finally:
+            await connector.aclose()
+
+    assert [g["accesses"] for g in asyncio.run(request(3))["grants"]] == [1]
+    assert asyncio.run(request(2))["totals"] == [{"accesses": 2, "currency": "USD", "fees": "1.0"}]

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -39,7 +39,7 @@ from ..resolvers.context import RequestContext
 from ..schema import make_schema, schema
 from . import graphiql
 from .guard import RequestGuard, ResponseShape, SecurityHeaders, header
-from .metrics import GatewayMetrics, MeteredConnector
+from .metrics import GatewayMetrics, MeteredConnector, exposition
 from .observe import ObservedRequests, RequestMetrics, note_error
 from .settings import Settings
 from .wallet import EMPTY_WALLET, WalletError, parse_wallet
@@ -203,7 +203,7 @@ def create_app(settings: Settings | None = None, connector: Connector | None = N
         )
 
     async def metrics_endpoint(request: Request) -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(exposition(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

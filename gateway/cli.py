@@ -420,12 +420,39 @@ def _connector(settings: Settings) -> Connector:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    # Before prometheus_client is imported (it picks where values live at import): with more
+    # than one process serving, every one writes its series to one directory, and /metrics
+    # shows their sum (gateway/metrics.py).
+    shared_metrics = _share_metrics() if settings.lane or settings.workers > 1 else None
+    try:
+        return _serve(settings)
+    finally:
+        if shared_metrics is not None:
+            import shutil
+
+            shutil.rmtree(shared_metrics, ignore_errors=True)
+
+
+def _share_metrics() -> str | None:
+    """A private directory for prometheus_client's multiprocess mode, set in the environment
+    that the lane and the workers inherit; None when the operator set one already."""
+    import os
+    import tempfile
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR") or "prometheus_client" in sys.modules:
+        return None  # the operator's own directory, or too late for this process (in-process use)
+    directory = tempfile.mkdtemp(prefix="datachannels-metrics-")  # mode 0700
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    return directory
+
+
+def _serve(settings: Settings) -> int:
     import uvicorn
 
     from .app import create_app
     from .observe import log_config
 
-    settings = _settings(args)
     if settings.connector == "embedded":
         from ..channel_connectors.embedded import EmbeddedNetwork, init_data_dir
 

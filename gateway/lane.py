@@ -16,8 +16,8 @@ and the same ledger, shared as between workers).  If it cannot be reached, the r
 in the main process after all and the log says so.  Only `serve` starts a lane; an app built
 in-process (tests, the Lambda handler) runs everything itself.
 
-Known gap: the lane's /metrics are its own, so the main process's /metrics do not count the
-channel calls of forwarded requests; its request metrics and log lines do count them.
+The lane's metrics are summed into the gateway's /metrics (prometheus_client's multiprocess
+mode, gateway/metrics.py), so a forwarded request's channel calls are counted there too.
 """
 
 from __future__ import annotations
@@ -132,6 +132,10 @@ class LaneProcess:
                 self.process.kill()
                 self.process.wait()
         _remove(Path(self.socket_path))
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(self.process.pid)  # its in-flight gauge
 
 
 def main(socket_path: str, parent: int) -> None:

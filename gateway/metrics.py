@@ -2,14 +2,19 @@
 
 Each app has its own `CollectorRegistry`, so tests can run several apps in
 one process.  Labels carry channel and operation only: never who called.
+
+When `serve` runs more than one process (workers, the heavy lane) it sets prometheus_client's
+PROMETHEUS_MULTIPROC_DIR for all of them (gateway/cli.py): each process then writes its values
+to files there, and /metrics, whichever process answers it, shows their sum (`exposition`).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from ..channel_connectors.base import ChainInfo, Connector, Credential, Submitted
 from ..channel_connectors.errors import ChannelError
@@ -37,6 +42,17 @@ class GatewayMetrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
+
+
+def exposition(registry: CollectorRegistry) -> bytes:
+    """/metrics: this app's series, or every serving process's summed (multiprocess mode)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged)
+        return generate_latest(merged)
+    return generate_latest(registry)
 
 
 class MeteredConnector:

@@ -113,6 +113,7 @@ class RequestMetrics:
             "datachannels_requests_in_flight",
             "HTTP requests being handled now.",
             registry=registry,
+            multiprocess_mode="livesum",  # summed over the live processes (gateway/metrics.py)
         )
         self._names: set[str] = set()
         self._lock = threading.Lock()

@@ -169,3 +169,44 @@ def test_without_the_lane_everything_runs_in_the_gateway(data_dir: Path, tmp_pat
         assert response.status_code == 200 and "errors" not in response.json()
     [line] = _lines_when_logged(log, "heavy-here")
     assert "lane" not in line and "gateway.lane" not in log.read_text()
+
+
+def _metric(text: str, name: str, **labels: str) -> float:
+    """One sample's value from Prometheus text (0 when absent)."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        series, _, value = line.rpartition(" ")
+        if series.split("{")[0] == name and (
+            not labels or ",".join(sorted(series[len(name) + 1 : -1].split(","))) == wanted
+        ):
+            return float(value)
+    return 0.0
+
+
+def test_metrics_count_what_the_lane_answered(data_dir: Path, tmp_path: Path) -> None:
+    """The gateway's /metrics sum its own series and the lane's: every heavy footprint's
+    channel read is counted, whichever process made it; the shared directory goes at exit."""
+    import tempfile
+
+    before = set(Path(tempfile.gettempdir()).glob("datachannels-metrics-*"))
+    wallet = wallet_for(data_dir, "acme")
+    log = tmp_path / "serve.log"
+    with served(data_dir, log) as url:
+        _until_forwarded(url, log, wallet)
+        posts = len({line["requestId"] for line in _graphql_lines(log)})
+        text = httpx.get(f"{url}/metrics").text
+        reads = _metric(
+            text,
+            "datachannels_connector_calls_total",
+            channel="utility",
+            operation="evaluate",
+        )
+        assert reads == posts, (reads, posts)
+        # This scrape is the one request in flight, over both processes.
+        assert _metric(text, "datachannels_requests_in_flight") == 1.0
+    assert set(Path(tempfile.gettempdir()).glob("datachannels-metrics-*")) == before
+
+
+def _graphql_lines(log: Path) -> list[dict]:
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    return [line for line in lines if line["message"] == "request" and line["path"] == "/graphql"]

@@ -122,6 +122,13 @@ def test_both_workers_serve_and_a_dead_one_is_replaced(data_dir: Path, tmp_path:
         # uvicorn's shared socket gave one worker every connection and the other nothing; 32
         # connections hashed over two sockets leave one under 15 % with odds below 1 in 10^4.
         assert min(used.values()) > 0.15 * sum(used.values()), used
+        # /metrics, whichever worker answers it, counts both workers' requests.
+        from tests.test_lane import _metric
+
+        for _ in range(6):  # a new connection each: both workers answer some of them
+            scraped = httpx.get(f"{url}/metrics", headers={"Connection": "close"}).text
+            total = _metric(scraped, "datachannels_requests_total", route="/graphql", status="200")
+            assert total == len(statuses), (total, len(statuses))
 
         # A worker that dies while serving is replaced; the port keeps answering meanwhile.
         time.sleep(2)  # with the 4 s of load, past the supervisor's 5 s start-up grace

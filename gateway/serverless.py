@@ -11,6 +11,8 @@ Set the function's handler to `datachannels.gateway.serverless.handler` and inst
   PEM text itself (a value starting `-----BEGIN`, e.g. a secret injected into the environment)
   or a path to a PEM file.  Give both or neither; with neither, the data dir's
   `identities/relay/` is used if it is there, and without a relay delegations are refused.
+* Logs: the gateway's own lines go to stderr as JSON, one `request` line per invocation with
+  its request id (`DATACHANNELS_LOG_FORMAT=text` for plain text; `DATACHANNELS_LOG_LEVEL`).
 * `DATACHANNELS_PRODUCTION=true`: wallets carry delegations only (an identity with a private
   key is a 400), and GraphiQL, introspection and /metrics are off unless set.
 
@@ -45,5 +47,20 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The Lambda entry point: the process's one app, built on the first call."""
     global _handler
     if _handler is None:
-        _handler = make_handler()
+        settings = Settings.from_env()
+        configure_logging(settings)
+        _handler = make_handler(settings)
     return _handler(event, context)
+
+
+def configure_logging(settings: Settings) -> None:
+    """The gateway's log lines as `serve` writes them (JSON by default, one request line per
+    request with its id), to stderr, which Lambda sends to CloudWatch Logs beside its own
+    lines.  Only the entry point does this: an app built in-process logs as its host says."""
+    import logging.config
+
+    from .observe import log_config
+
+    config = log_config(settings.log_level, settings.log_format)
+    config["loggers"] = {"datachannels": config["loggers"]["datachannels"]}  # no uvicorn here
+    logging.config.dictConfig(config)

@@ -234,3 +234,36 @@ def test_a_delegation_wallet_for_every_channel_fits_the_http_api_header_quota(
     size = len(f"POST {event['rawPath']} HTTP/1.1\r\n")
     size += sum(len(f"{name}: {value}\r\n") for name, value in event["headers"].items())
     assert size <= HTTP_API_HEADER_QUOTA, f"{size} bytes of request line and headers"
+
+
+def test_the_entry_point_logs_json_lines_with_the_request_id_and_no_wallet(
+    environment: Path,
+) -> None:
+    """In a fresh process, as Lambda starts one: the handler's log lines are JSON on stderr,
+    the request line carries the event's request id, and nothing of the wallet is there."""
+    import subprocess
+    import sys
+
+    wallet = delegation_wallet_for(environment, "acme", actions=("read",))
+    event = footprint_event(wallet)
+    event["headers"]["x-request-id"] = "lambda-req-1"
+    program = (
+        "import json, sys\n"
+        "from datachannels.gateway.serverless import handler\n"
+        "print(handler(json.load(sys.stdin), None)['statusCode'])"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", program],
+        input=json.dumps(event),
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+        timeout=120,
+        check=False,
+    )
+    assert child.returncode == 0 and child.stdout.strip() == "200", child.stderr
+    lines = [json.loads(line) for line in child.stderr.splitlines() if line.startswith("{")]
+    [request] = [line for line in lines if line["message"] == "request"]
+    assert request["requestId"] == "lambda-req-1" and request["status"] == 200
+    assert request["operation"] == "Footprint"
+    assert wallet not in child.stderr and wallet[:40] not in child.stderr

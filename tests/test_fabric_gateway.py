@@ -333,3 +333,97 @@ def test_the_reads_of_one_request_meter_once_on_fabric(fabric_dir):
 
     assert [g["accesses"] for g in asyncio.run(request(3))["grants"]] == [1]
     assert asyncio.run(request(2))["totals"] == [{"accesses": 2, "currency": "USD", "fees": "1.0"}]
+
+
+def test_what_a_grant_refuses_and_the_bill_from_the_blocks_on_fabric(fabric_client, fabric_dir):
+    """The embedded ledger's refusals, on Fabric: expired, revoked, unrecorded, another
+    identity's, another channel's, a kind outside the grant, a forgery, and a grant that a
+    non-writer tries to record; none writes a block.  Then the bill equals what the chain's
+    blocks, fetched from the peer (qscc GetBlockByNumber), add up to."""
+    import asyncio
+    import datetime as dt
+    from decimal import Decimal
+
+    from datachannels.chaincode import grants
+    from datachannels.channel_connectors.base import network
+    from datachannels.channel_connectors.fabric import FabricConnector
+    from datachannels.channel_connectors.identities import IdentityStore
+    from datachannels.gateway.app import make_connector
+    from datachannels.gateway.settings import Settings
+
+    from tests.conftest import issued_grant, recorded_grant
+    from tests.test_grants import RATE, UTILITIES, _error_code, _token_wallet, fees_in_blocks
+
+    store = IdentityStore(fabric_dir)
+    auditor = store.signing_identity("auditor")
+    token = recorded_grant(fabric_dir, "fabric", fee="0.1")
+    expired = recorded_grant(
+        fabric_dir, "fabric", expires=dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    )
+    revoked = recorded_grant(fabric_dir, "fabric", fee="0.3")
+
+    async def on_fabric(call):
+        connector = make_connector(Settings(data_dir=fabric_dir, connector="fabric"))
+        try:
+            return await call(connector)
+        finally:
+            await connector.aclose()
+
+    async def revoke(connector):
+        body = json.dumps({"grantId": grants.grant_id(revoked)})
+        await network(connector, "utility").contract().submit(auditor, "grant_revoke", body)
+
+    async def height(connector) -> int:
+        return (await network(connector, "utility").chain_info(auditor)).height
+
+    async def record_as_acme(connector):
+        body = json.dumps({"token": issued_grant(store, "acme")})
+        acme = store.signing_identity("acme")
+        await network(connector, "utility").contract().submit(acme, "grant_issue", body)
+
+    asyncio.run(on_fabric(revoke))
+    before = asyncio.run(on_fabric(height))
+    with pytest.raises(ChannelError) as refused:
+        asyncio.run(on_fabric(record_as_acme))
+    assert refused.value.code == "ACCESS_DENIED"
+    unrecorded = issued_grant(store, fee="0.5")
+    cases = [
+        (RATE, _token_wallet(fabric_dir, "outsider", expired), "TOKEN_EXPIRED"),
+        (RATE, _token_wallet(fabric_dir, "outsider", revoked), "TOKEN_REVOKED"),
+        (RATE, _token_wallet(fabric_dir, "outsider", unrecorded), "TOKEN_INVALID"),
+        (RATE, _token_wallet(fabric_dir, "globex", token), "TOKEN_INVALID"),
+        (UTILITIES, _token_wallet(fabric_dir, "outsider", token), "TOKEN_SCOPE"),
+        (RATE, _token_wallet(fabric_dir, "outsider", token[:-8] + "AAAAAAA="), "TOKEN_INVALID"),
+        (
+            "{ airline { flightFactors(first: 1) { items { haul } } } }",
+            _token_wallet(fabric_dir, "outsider", token, channel="airline"),
+            "TOKEN_INVALID",
+        ),
+    ]
+    for query, wallet, code in cases:
+        assert _error_code(graphql(fabric_client, query, wallet)) == code, code
+    assert asyncio.run(on_fabric(height)) == before  # no refusal wrote a block
+
+    # Two reads under the good grant, then the bill against the blocks.
+    for _ in range(2):
+        assert "errors" not in graphql(
+            fabric_client, RATE, _token_wallet(fabric_dir, "outsider", token)
+        )
+
+    async def bill_and_blocks(connector: FabricConnector):
+        raw = await network(connector, "utility").contract().evaluate(auditor, "usage", "{}")
+        top = await height(connector)
+        blocks = [
+            await connector._evaluate(
+                "utility", auditor, "qscc", "GetBlockByNumber", ["utility", str(n)]
+            )
+            for n in range(top)
+        ]
+        return json.loads(raw), blocks
+
+    bill, blocks = asyncio.run(on_fabric(bill_and_blocks))
+    lines = {g["grantId"]: g for g in bill["grants"]}
+    assert lines[grants.grant_id(token)]["accesses"] == 2
+    assert fees_in_blocks(blocks) == {
+        gid: (line["accesses"], Decimal(line["fees"])) for gid, line in lines.items()
+    }

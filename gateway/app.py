@@ -35,7 +35,7 @@ from ..chaincode import CHANNELS
 from ..chaincode.delegation import fingerprint
 from ..channel_connectors.base import Connector
 from ..channel_connectors.identity import SigningIdentity
-from ..resolvers.context import RequestContext
+from ..resolvers.context import KnownBlocks, RequestContext
 from ..schema import make_schema, schema
 from . import graphiql
 from .guard import RequestGuard, ResponseShape, SecurityHeaders, header
@@ -77,6 +77,7 @@ class _GraphQLApp(GraphQL):
             graphql_ide="graphiql" if settings.enabled("graphiql") else None,
         )
         self._connector = connector
+        self._blocks = KnownBlocks()  # the app's, for every request (resolvers/context.py)
         # Our page, over files served from /static: no CDN, and no header ever kept in storage.
         self._ide_html = graphiql.page()
 
@@ -101,7 +102,10 @@ class _GraphQLApp(GraphQL):
     ) -> RequestContext:
         wallet = request.scope.get("state", {}).get("wallet", EMPTY_WALLET)
         return RequestContext(
-            connector=self._connector, wallet=wallet, max_activities=self._max_activities
+            connector=self._connector,
+            wallet=wallet,
+            max_activities=self._max_activities,
+            known_blocks=self._blocks,
         )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
+from ..chaincode.bounded import Bounded
 from ..channel_connectors.base import Connector, Delegated, network
 from ..channel_connectors.errors import ChannelError
 from ..gateway.wallet import Wallet
@@ -20,6 +21,7 @@ from . import engine
 from .loaders import ChannelLoaders, MissingCredentials
 
 MAX_PAGE = 500
+KNOWN_BLOCKS = 100_000  # committed transactions' block numbers an app remembers
 MAX_ROUNDS = 4  # of channel reads for one footprint: the narrow needs, then the rare wider ones
 
 
@@ -35,12 +37,28 @@ def bad_input_from(error: engine.EngineError) -> BadInput:
     return BadInput(error.field, error.message)
 
 
+class KnownBlocks(Bounded[tuple[str, str], int]):
+    """The block of each committed transaction already looked up, by (channel, txId).
+
+    Where a transaction landed never changes once it is committed, and a block number is
+    provenance of a record, not of who asked: a request only looks up the txIds of records its
+    own reads returned (so the contract admitted it to them), and the channel's qscc answers a
+    delegated caller as the relay anyway.  So an app keeps the numbers it has seen, bounded,
+    and `provenance { blockNumber }` costs a channel call only for transactions not seen yet.
+    Never a credential, never an answer that depends on the caller."""
+
+    def __init__(self, size: int = KNOWN_BLOCKS) -> None:
+        super().__init__(size)
+
+
 @dataclass
 class RequestContext:
     connector: Connector
     wallet: Wallet
     # Activities one request may ask for, over all its footprints (schema/limits.py).
     max_activities: int = 1000
+    # Shared by the app's requests: public, immutable facts only (see KnownBlocks).
+    known_blocks: KnownBlocks = field(default_factory=KnownBlocks)
     loaders: ChannelLoaders = field(init=False)
     _block_loaders: dict[str, DataLoader[str, int | None]] = field(init=False, default_factory=dict)
 
@@ -87,9 +105,15 @@ class RequestContext:
         if loader is None:
 
             async def batch(tx_ids: list[str]) -> list[int | None]:
-                credential = self.loaders.credential(channel)
-                found = await self.connector.transaction_blocks(channel, credential, tx_ids)
-                return [found.get(t) for t in tx_ids]
+                known = {t: self.known_blocks.get((channel, t)) for t in tx_ids}
+                unknown = [t for t, number in known.items() if number is None]
+                if unknown:
+                    credential = self.loaders.credential(channel)
+                    found = await self.connector.transaction_blocks(channel, credential, unknown)
+                    for committed, number in found.items():  # a txId not found is not kept
+                        self.known_blocks.put((channel, committed), number)
+                        known[committed] = number
+                return [known[t] for t in tx_ids]
 
             loader = DataLoader(load_fn=batch)
             self._block_loaders[channel] = loader

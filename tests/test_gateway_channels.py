@@ -95,6 +95,47 @@ def test_acme_cannot_use_globex_audited_invoices_in_a_footprint(client, data_dir
     assert [line["basis"] for line in mine["data"]["footprint"]["lines"]] == ["AUDITED"]
 
 
+def test_block_numbers_cost_one_lookup_per_channel_and_then_none(data_dir):
+    """`provenance { blockNumber }`: the first footprint asks each channel once for the blocks
+    of its factors' transactions; a second, even another caller's, asks none (where a committed
+    transaction landed never changes), with the same numbers; a new app asks again."""
+    import json
+    from pathlib import Path
+
+    from datachannels.gateway.app import create_app
+    from datachannels.gateway.settings import Settings
+    from starlette.testclient import TestClient
+
+    example = json.loads(
+        (Path(__file__).resolve().parent.parent / "docs/examples/footprint.json").read_text()
+    )
+
+    def lookups(client, who: str) -> tuple[dict, list]:
+        before = connector_calls(client)
+        answer = graphql(client, example["query"], wallet_for(data_dir, who), example["variables"])
+        assert "errors" not in answer, answer["errors"]
+        after = connector_calls(client)
+        made = {
+            channel: after[(channel, op)] - before.get((channel, op), 0)
+            for channel, op in after
+            if op == "transaction_blocks" and after[(channel, op)] != before.get((channel, op), 0)
+        }
+        blocks = [
+            line["factor"]["provenance"]["blockNumber"]
+            for line in answer["data"]["footprint"]["lines"]
+        ]
+        return made, blocks
+
+    with TestClient(create_app(Settings(data_dir=data_dir))) as client:
+        first, blocks = lookups(client, "acme")
+        assert first == {c: 1 for c in ("utility", "shipping", "airline", "commodity")}
+        assert all(isinstance(b, int) and b >= 1 for b in blocks)
+        assert lookups(client, "acme") == ({}, blocks)
+        assert lookups(client, "globex") == ({}, blocks)
+    with TestClient(create_app(Settings(data_dir=data_dir))) as client:
+        assert lookups(client, "acme") == (first, blocks)
+
+
 def test_a_hundred_activities_across_four_channels_make_one_call_per_channel(client, data_dir):
     activities = {
         "electricity": [

@@ -25,7 +25,7 @@ from .airline import AirlineChannel
 from .caches import DocumentCache
 from .commodity import CommodityChannel
 from .common import ChannelInfo
-from .footprint import Footprint, FootprintInput, PublishedFootprint
+from .footprint import Footprint, FootprintInput, PublishedFootprint, as_request
 from .limits import ActivityLimit
 from .shipping import ShippingChannel
 from .usage import Usage, UsagePeriod
@@ -89,7 +89,7 @@ class Query:
         description="Compute a footprint from the channels, read as you; nothing is published."
     )
     async def footprint(self, info: Info, input: FootprintInput) -> Footprint | None:
-        return Footprint.from_engine(await info.context.compute_footprint(input.to_engine()))
+        return Footprint.from_engine(await info.context.compute_footprint(as_request(input)))
 
     @strawberry.field(
         description="A footprint published on the footprint channel, if the channel admits you "
@@ -128,7 +128,7 @@ class Mutation:
     async def publish_footprint(
         self, info: Info, input: FootprintInput
     ) -> PublishedFootprint | None:
-        request = input.to_engine()
+        request = as_request(input)
         footprint, answer, submitted = await info.context.publish_footprint(request)
         record = {
             "id": answer["id"],

@@ -413,3 +413,26 @@ def test_a_failing_footprint_costs_only_itself_its_siblings_are_served(client, d
     assert [c["name"] for c in answer["data"]["channels"]][:1] == ["utility"]
     [error] = answer["errors"]
     assert error["path"] == ["bad"] and error["extensions"]["code"] == "BAD_INPUT"
+
+
+def test_footprint_inputs_and_the_engines_activities_have_the_same_fields():
+    """schema/footprint.py converts each activity by name: every input field of the SDL must
+    be an engine field under the same (camel-cased) name, and no engine field may be missing
+    from the SDL, or a value would be dropped or refused without a word."""
+    from datachannels.schema import schema
+    from datachannels.schema.footprint import _ACTIVITIES, _FIELDS
+
+    types = schema._schema.type_map
+    inputs = {
+        "electricity": "ElectricityActivity",
+        "freight": "FreightActivity",
+        "flights": "FlightActivity",
+        "purchases": "PurchaseActivity",
+        "upstream": "UpstreamFootprint",
+    }
+    assert set(inputs) == set(_ACTIVITIES)
+    for name, graphql_type in inputs.items():
+        declared = set(types[graphql_type].fields)
+        converted = {graphql for graphql, _, _ in _FIELDS[_ACTIVITIES[name]]}
+        assert declared == converted, (graphql_type, declared ^ converted)
+    assert set(types["FootprintInput"].fields) == {*inputs, "fromChannels"}

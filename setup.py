@@ -1,4 +1,5 @@
-"""The one build step pyproject.toml cannot declare: GraphiQL's files (gateway/vendor_assets.py)."""
+"""The build steps pyproject.toml cannot declare: GraphiQL's files (gateway/vendor_assets.py)
+and the prepared airport table (resolvers/reference_data.py)."""
 
 import importlib.util
 import os
@@ -7,12 +8,20 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-_spec = importlib.util.spec_from_file_location(
-    "vendor_assets", Path(__file__).resolve().parent / "gateway" / "vendor_assets.py"
-)
-assert _spec and _spec.loader
-vendor_assets = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(vendor_assets)
+HERE = Path(__file__).resolve().parent
+
+
+def _by_path(name: str, relative: str):
+    """A module of this source tree, loaded by path: nothing is installed yet."""
+    spec = importlib.util.spec_from_file_location(name, HERE / relative)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+vendor_assets = _by_path("vendor_assets", "gateway/vendor_assets.py")
+reference_data = _by_path("reference_data", "resolvers/reference_data.py")
 
 
 class BuildWithGraphiQL(build_py):
@@ -20,6 +29,7 @@ class BuildWithGraphiQL(build_py):
         # A build for a server without a browser UI (e.g. serverless) may skip GraphiQL.
         if not os.environ.get("DATACHANNELS_WITHOUT_GRAPHIQL"):
             vendor_assets.fetch()
+        reference_data.write()
         super().run()
 
 

@@ -12,9 +12,13 @@ for all processes, so the parent's spawn and the child's marks compare):
 * spawn -> import done: the handler module and everything it imports;
 * spawn -> first answer: that plus building the app and answering one footprint.
 
-Prints the median and max of each over the runs.  Target: the first answer within 1 s of the
-spawn.  This machine's figures are a floor: a Lambda instance starts with a cold page cache
-and, at small memory sizes, a fraction of a CPU.
+Each run is made twice, interleaved: on demand (the app built by the first invocation) and
+prewarmed (`DATACHANNELS_PREWARM=true`, as Lambda's provisioned concurrency and SnapStart
+initialise an instance before its first request: the import builds the app and loads the
+airport table and the sea-route graph), where the first answer after the import is what a
+request waits for.  Prints the median and max of each over the runs.  Target: the first
+answer within 1 s of the spawn.  This machine's figures are a floor: a Lambda instance starts
+with a cold page cache and, at small memory sizes, a fraction of a CPU.
 """
 
 from __future__ import annotations
@@ -119,21 +123,40 @@ def main() -> int:
         init_data_dir(data_dir)
         event_file = Path(tmp) / "event.json"
         event_file.write_text(json.dumps(_footprint_event(data_dir)))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DATACHANNELS_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DATACHANNELS_", "AWS_"))}
         env |= {"DATACHANNELS_DATA_DIR": str(data_dir), "DATACHANNELS_CONNECTOR": "embedded"}
-        samples = [_run_once(event_file, env) for _ in range(args.runs)]
+        # Interleaved, so that machine noise hits both alike.
+        samples: dict[str, list[dict[str, float]]] = {"on demand": [], "prewarmed": []}
+        for _ in range(args.runs):
+            samples["on demand"].append(_run_once(event_file, env))
+            samples["prewarmed"].append(
+                _run_once(event_file, env | {"DATACHANNELS_PREWARM": "true"})
+            )
 
-    for name in samples[0]:
-        values = [s[name] * 1000 for s in samples]
+    for mode, runs in samples.items():
         print(
-            f"{name:<13} median {statistics.median(values):7.1f} ms | max {max(values):7.1f} ms",
+            "on demand (the app built by the first invocation):"
+            if mode == "on demand"
+            else "prewarmed at initialisation (provisioned concurrency, SnapStart, "
+            "DATACHANNELS_PREWARM): the import builds the app and loads the reference data",
             flush=True,
         )
-    worst = max(s["first answer"] for s in samples)
+        for name in runs[0]:
+            values = [r[name] * 1000 for r in runs]
+            print(
+                f"  {name:<13} median {statistics.median(values):7.1f} ms | "
+                f"max {max(values):7.1f} ms",
+                flush=True,
+            )
+        if mode == "prewarmed":
+            after = [(r["first answer"] - r["import done"]) * 1000 for r in runs]
+            print(f"  first answer after initialisation: median {statistics.median(after):.1f} ms")
+    worst = max(r["first answer"] for r in samples["on demand"])
     verdict = "within" if worst <= args.target else "over"
     print(
-        f"[{args.runs} runs; spawn -> mark, warm = a second invocation in the same process]\n"
-        f"target: first answer <= {args.target:.1f} s: {verdict} (max {worst:.2f} s)"
+        f"[{args.runs} runs of each; spawn -> mark, warm = a second invocation in the same "
+        f"process]\ntarget: process start to first answer <= {args.target:.1f} s: {verdict} "
+        f"(max {worst:.2f} s, on demand)"
     )
     return 0
 

@@ -349,6 +349,14 @@ class EmbeddedConnector:
         await asyncio.gather(*(event.wait() for event in self._verified.values()))
         return {channel: self._failed.get(channel) for channel in CHANNELS}
 
+    def prepare(self) -> None:
+        """Run every channel's integrity check once, here, in the calling thread: for a
+        process that initialises before it serves (gateway/serverless.py `prewarm`).  Nothing
+        is marked verified: the check before a channel's first answer still runs, but finds
+        its work done and reads only the blocks since (`ChainCheck` is incremental)."""
+        for channel in CHANNELS:
+            self._check(channel)
+
     def _start_checks(self) -> None:
         if not self._checking:
             self._verified = {c: asyncio.Event() for c in CHANNELS}

@@ -268,4 +268,5 @@ def create_app(settings: Settings | None = None, connector: Connector | None = N
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.connector = metered
     return app

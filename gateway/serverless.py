@@ -17,9 +17,15 @@ Set the function's handler to `datachannels.gateway.serverless.handler` and inst
   key is a 400), and GraphiQL, introspection and /metrics are off unless set.
 
 The app is built on the first invocation, not at import: importing stays free of side effects
-(tests and tools can import this module), and a cold start costs the same either way, since
-the first invocation follows the import at once.  Lambda then reuses the process, so later
-invocations share the app and the connector's open connections.
+(tests and tools can import this module), and an on-demand cold start costs the same either
+way, since the first invocation follows the import at once.  Where Lambda initialises
+instances before any request reaches them (provisioned concurrency, SnapStart: it says so in
+`AWS_LAMBDA_INITIALIZATION_TYPE`), or with `DATACHANNELS_PREWARM=true`, the import does that
+work instead (`prewarm`): the app, the airport table, the sea-route graph and, on the embedded
+ledger, the first integrity checks, so that the first request finds them done.  No connection
+is opened then (the Fabric connector connects on its first call), so a snapshot holds none.
+Lambda then reuses the process, so later invocations share the app and the connector's open
+connections.
 
 Lifespan is off: mangum runs the ASGI startup and shutdown around every invocation, and the
 gateway's shutdown closes the connector, so each request would open its Fabric connections
@@ -28,14 +34,18 @@ anew.  Lambda gives a frozen process no shutdown to run anyway.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Any
 
 from mangum import Mangum
+from starlette.applications import Starlette
 
 from .app import create_app
 from .settings import Settings
 
 _handler: Mangum | None = None
+_app: Starlette | None = None  # the app _handler serves
 
 
 def make_handler(settings: Settings | None = None) -> Mangum:
@@ -43,14 +53,41 @@ def make_handler(settings: Settings | None = None) -> Mangum:
     return Mangum(create_app(settings or Settings.from_env()), lifespan="off")
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The Lambda entry point: the process's one app, built on the first call."""
-    global _handler
+def _the_handler() -> Mangum:
+    """The process's one handler and app, built on first use."""
+    global _handler, _app
     if _handler is None:
         settings = Settings.from_env()
         configure_logging(settings)
-        _handler = make_handler(settings)
-    return _handler(event, context)
+        _app = create_app(settings)
+        _handler = Mangum(_app, lifespan="off")
+    return _handler
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The Lambda entry point: the process's one app, built on the first call."""
+    return _the_handler()(event, context)
+
+
+def prewarm() -> None:
+    """Do at initialisation what the first invocation would otherwise do before answering."""
+    from ..resolvers import geo
+
+    _the_handler()
+    geo.prepare()
+    # The embedded ledger's first integrity checks (the Fabric connector has none to make).
+    assert _app is not None
+    prepare = getattr(_app.state.connector.inner, "prepare", None)
+    if prepare is not None:
+        prepare()
+
+
+def _prewarm_wanted(environment: Mapping[str, str]) -> bool:
+    ahead = ("provisioned-concurrency", "snap-start")  # Lambda's names for initialising early
+    if environment.get("AWS_LAMBDA_INITIALIZATION_TYPE") in ahead:
+        return True
+    # The words Settings reads as true.
+    return environment.get("DATACHANNELS_PREWARM", "").strip().lower() in ("1", "true", "yes")
 
 
 def configure_logging(settings: Settings) -> None:
@@ -64,3 +101,7 @@ def configure_logging(settings: Settings) -> None:
     config = log_config(settings.log_level, settings.log_format)
     config["loggers"] = {"datachannels": config["loggers"]["datachannels"]}  # no uvicorn here
     logging.config.dictConfig(config)
+
+
+if _prewarm_wanted(os.environ):
+    prewarm()

@@ -10,12 +10,18 @@ from __future__ import annotations
 import difflib
 import math
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from airportsdata import Airport
+from typing import Any, TypedDict
 
 MEAN_EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius R1
+
+
+class Airport(TypedDict):
+    """What the engine reads of an airport (reference_data.FIELDS)."""
+
+    iata: str
+    lat: float
+    lon: float
+    country: str
 
 
 class PlaceError(ValueError):
@@ -28,9 +34,15 @@ class PlaceError(ValueError):
 
 @lru_cache(maxsize=1)
 def _airports() -> dict[str, Airport]:
+    """IATA code → the airport's iata, lat, lon and country (reference_data.FIELDS): the table
+    the build prepared from the installed airportsdata release, or else airportsdata's own."""
     import airportsdata
 
-    return airportsdata.load("IATA")
+    from .reference_data import airport_table, read_airports
+
+    prepared = read_airports(airportsdata.__version__)
+    table = prepared if prepared is not None else airport_table(airportsdata.load("IATA"))
+    return table  # type: ignore[return-value]  # dicts of exactly Airport's fields
 
 
 @lru_cache(maxsize=1)
@@ -89,6 +101,14 @@ def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float
 def airport_distance_km(origin: str, destination: str) -> float:
     a, b = airport(origin), airport(destination)
     return great_circle_km(a["lat"], a["lon"], b["lat"], b["lon"])
+
+
+def prepare() -> None:
+    """Load the airport table and the sea-route network now rather than on first use (a Lambda
+    instance initialised ahead of its requests, gateway/serverless.py)."""
+    _airports()
+    _ports()
+    sea_route_km("CNSHA", "NLRTM")  # searoute builds its graphs on the first route
 
 
 @lru_cache(maxsize=4096)

@@ -267,3 +267,46 @@ def test_the_entry_point_logs_json_lines_with_the_request_id_and_no_wallet(
     assert request["requestId"] == "lambda-req-1" and request["status"] == 200
     assert request["operation"] == "Footprint"
     assert wallet not in child.stderr and wallet[:40] not in child.stderr
+
+
+def test_an_instance_initialised_ahead_of_requests_prewarms_at_import(environment: Path) -> None:
+    """Provisioned concurrency and SnapStart initialise an instance before its first request
+    (Lambda says so in AWS_LAMBDA_INITIALIZATION_TYPE): the import then builds the app, loads
+    the reference data and runs the embedded ledger's first integrity checks; on demand it
+    does none of that, and both answer alike."""
+    import subprocess
+    import sys
+
+    wallet = delegation_wallet_for(environment, "acme", actions=("read",))
+    program = (
+        "import json, sys\n"
+        "from datachannels.gateway import serverless\n"
+        "from datachannels.resolvers import geo\n"
+        "ready = serverless._app is not None\n"
+        "checked = sorted(serverless._app.state.connector.inner._checks) if ready else []\n"
+        "loaded = geo._airports.cache_info().currsize\n"
+        "answer = serverless.handler(json.load(sys.stdin), None)\n"
+        "print(json.dumps([ready, checked, loaded, answer['statusCode'], answer['body']]))"
+    )
+    runs = {}
+    for kind in ("provisioned-concurrency", "snap-start", "on-demand"):
+        child = subprocess.run(
+            [sys.executable, "-c", program],
+            input=json.dumps(footprint_event(wallet)),
+            capture_output=True,
+            text=True,
+            env={**os.environ, "AWS_LAMBDA_INITIALIZATION_TYPE": kind},
+            timeout=120,
+            check=False,
+        )
+        assert child.returncode == 0, child.stderr
+        runs[kind] = json.loads(child.stdout.strip().splitlines()[-1])
+    from datachannels.chaincode import CHANNELS
+
+    for kind in ("provisioned-concurrency", "snap-start"):
+        ready, checked, loaded, status, _ = runs[kind]
+        assert ready and checked == sorted(CHANNELS) and loaded == 1 and status == 200, kind
+    ready, checked, loaded, status, _ = runs["on-demand"]
+    assert not ready and loaded == 0 and status == 200
+    bodies = {kind: json.loads(run[4])["data"] for kind, run in runs.items()}
+    assert bodies["on-demand"] == bodies["snap-start"] == bodies["provisioned-concurrency"]

@@ -187,6 +187,25 @@ def asks_nothing(function: str, args: Sequence[str]) -> bool:
     return isinstance(body, dict) and not body.get("keys") and not body.get("queries")
 
 
+async def evaluate_or_meter(
+    channel: str,
+    credential: Credential,
+    function: str,
+    args: Sequence[str],
+    evaluate: Callable[[], Awaitable[bytes]],
+    submit: Callable[[str, Credential, str, Sequence[str]], Awaitable[Submitted]],
+) -> bytes:
+    """What a connector's `evaluate` does: `evaluate()`, or for a read under a grant that asks
+    for something, the metered read the relay must make (`metered_read`)."""
+    if not isinstance(credential, Delegated) or not under_grant(credential, function):
+        return await evaluate()
+    if asks_nothing(function, args):
+        return await evaluate()
+    return await metered_read(
+        channel, credential, lambda: submit(channel, credential, function, args), evaluate
+    )
+
+
 async def metered_read(
     channel: str,
     credential: Delegated,

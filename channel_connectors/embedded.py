@@ -24,16 +24,7 @@ from fabric_protos.common import common_pb2, ledger_pb2
 from fabric_protos.peer import transaction_pb2
 
 from ..chaincode import CHANNELS, SOURCE_CHANNELS
-from .base import (
-    ChainInfo,
-    Credential,
-    Delegated,
-    Submitted,
-    asks_nothing,
-    metered_read,
-    proposer,
-    under_grant,
-)
+from .base import ChainInfo, Credential, Submitted, evaluate_or_meter, proposer
 from .errors import ChannelError
 from .identities import AUDITORS_MSP, CHANNEL_MEMBERS, OPERATOR, OPERATOR_MSP, IdentityStore
 from .ledger import ChainCheck, ChannelConfig, ChannelLedger, VerifyReport
@@ -446,15 +437,7 @@ class EmbeddedConnector:
             functools.partial(self.network.evaluate, channel, credential, function, list(args)),
             sum(map(len, args)),
         )
-        if under_grant(credential, function) and not asks_nothing(function, args):
-            assert isinstance(credential, Delegated)
-            return await metered_read(
-                channel,
-                credential,
-                functools.partial(self.submit, channel, credential, function, args),
-                plain,
-            )
-        return await plain()
+        return await evaluate_or_meter(channel, credential, function, args, plain, self.submit)
 
     async def submit(
         self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()

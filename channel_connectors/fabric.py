@@ -30,16 +30,7 @@ from fabric_protos.common import common_pb2, ledger_pb2
 from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
 from fabric_protos.peer import transaction_pb2
 
-from .base import (
-    ChainInfo,
-    Credential,
-    Delegated,
-    Submitted,
-    asks_nothing,
-    metered_read,
-    proposer,
-    under_grant,
-)
+from .base import ChainInfo, Credential, Submitted, evaluate_or_meter, proposer
 from .errors import ChannelError, from_contract_message
 from .proposals import build_proposal, parse_transaction, sign_envelope, sign_proposal
 
@@ -220,15 +211,7 @@ class FabricConnector:
         plain = functools.partial(
             self._evaluate, channel, credential, self._chaincode(channel), function, args
         )
-        if under_grant(credential, function) and not asks_nothing(function, args):
-            assert isinstance(credential, Delegated)
-            return await metered_read(
-                channel,
-                credential,
-                functools.partial(self.submit, channel, credential, function, args),
-                plain,
-            )
-        return await plain()
+        return await evaluate_or_meter(channel, credential, function, args, plain, self.submit)
 
     async def submit(
         self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()

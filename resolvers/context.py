@@ -41,11 +41,13 @@ class KnownBlocks(Bounded[tuple[str, str], int]):
     """The block of each committed transaction already looked up, by (channel, txId).
 
     Where a transaction landed never changes once it is committed, and a block number is
-    provenance of a record, not of who asked: a request only looks up the txIds of records its
-    own reads returned (so the contract admitted it to them), and the channel's qscc answers a
-    delegated caller as the relay anyway.  So an app keeps the numbers it has seen, bounded,
-    and `provenance { blockNumber }` costs a channel call only for transactions not seen yet.
-    Never a credential, never an answer that depends on the caller."""
+    provenance of a record, not of who asked.  A request is answered from here only for the
+    txIds of records its own reads returned in that request (`ChannelLoaders.shown`: the
+    contract admitted it to them); any other txId, such as one quoted in a published
+    footprint's provenance, is asked of the channel as the caller, as before.  So an app keeps
+    the numbers it has seen, bounded, and `provenance { blockNumber }` costs a channel call only
+    for transactions not seen yet.  Never a credential, never an answer that depends on the
+    caller."""
 
     def __init__(self, size: int = KNOWN_BLOCKS) -> None:
         super().__init__(size)
@@ -105,7 +107,12 @@ class RequestContext:
         if loader is None:
 
             async def batch(tx_ids: list[str]) -> list[int | None]:
-                known = {t: self.known_blocks.get((channel, t)) for t in tx_ids}
+                # Only for transactions this caller's own reads returned: any other txId (one in
+                # a published document's provenance, say) is asked of the channel as the caller.
+                shown = self.loaders.shown.get(channel, set())
+                known = {
+                    t: self.known_blocks.get((channel, t)) if t in shown else None for t in tx_ids
+                }
                 unknown = [t for t, number in known.items() if number is None]
                 if unknown:
                     credential = self.loaders.credential(channel)

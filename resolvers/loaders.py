@@ -45,6 +45,9 @@ class ChannelLoaders:
         self._connector = connector
         self._wallet = wallet
         self._loaders: dict[str, DataLoader[Need, Any]] = {}
+        # The txIds of the records each channel's contract returned to this caller in this
+        # request: the transactions it has been shown (resolvers/context.py `KnownBlocks`).
+        self.shown: dict[str, set[str]] = {}
 
     def credential(self, channel: str) -> Credential:
         credential = self._wallet.credential(channel)
@@ -81,7 +84,9 @@ class ChannelLoaders:
             if channel == "footprint":
                 ids = [value for kind, value in needs]
                 raw = await contract.evaluate(credential, "read", json.dumps({"ids": ids}))
-                return [_keyed_answer(channel, item) for item in json.loads(raw)["results"]]
+                found = [_keyed_answer(channel, item) for item in json.loads(raw)["results"]]
+                self._shown(channel, [r for r in found if isinstance(r, dict)])
+                return found
             keys = [value for kind, value in needs if kind == "key"]
             queries = [json.loads(value) for kind, value in needs if kind == "query"]
             raw = await contract.evaluate(
@@ -94,11 +99,22 @@ class ChannelLoaders:
         out: list[Any] = []
         for kind, _ in needs:
             if kind == "key":
-                out.append(_keyed_answer(channel, next(results)))
+                record = _keyed_answer(channel, next(results))
+                if isinstance(record, dict):
+                    self._shown(channel, [record])
+                out.append(record)
             else:
                 answer = next(answers)
-                out.append(_item_error(channel, answer["error"]) if "error" in answer else answer)
+                if "error" in answer:
+                    out.append(_item_error(channel, answer["error"]))
+                else:
+                    self._shown(channel, answer["records"])
+                    out.append(answer)
         return out
+
+    def _shown(self, channel: str, records: list[dict[str, Any]]) -> None:
+        seen = self.shown.setdefault(channel, set())
+        seen.update(r["txId"] for r in records if isinstance(r.get("txId"), str))
 
 
 def _keyed_answer(channel: str, item: dict[str, Any]) -> Any:

@@ -136,6 +136,43 @@ def test_block_numbers_cost_one_lookup_per_channel_and_then_none(data_dir):
         assert lookups(client, "acme") == (first, blocks)
 
 
+def test_a_block_number_known_to_the_app_is_no_answer_for_a_caller_never_shown_it(data_dir):
+    """A published footprint quotes its factors' txIds. A reader of the footprint channel alone
+    asking their block numbers is asked of the source channels as itself, as before any cache:
+    without a credential there, MISSING_CREDENTIALS, even though the app knows the numbers
+    from another caller's footprint."""
+    import json
+    from pathlib import Path
+
+    from datachannels.gateway.app import create_app
+    from datachannels.gateway.settings import Settings
+    from starlette.testclient import TestClient
+
+    example = json.loads(
+        (Path(__file__).resolve().parent.parent / "docs/examples/footprint.json").read_text()
+    )
+    publish = "mutation($input: FootprintInput!) { publishFootprint(input: $input) { id } }"
+    read_back = (
+        "query($id: ID!) { publishedFootprint(id: $id) { footprint { lines { channel "
+        "factor { provenance { txId blockNumber } } } } } }"
+    )
+    with TestClient(create_app(Settings(data_dir=data_dir))) as client:
+        acme = wallet_for(data_dir, "acme")
+        computed = graphql(client, example["query"], acme, example["variables"])
+        assert "errors" not in computed  # the app now knows every factor's block
+        published = graphql(client, publish, acme, example["variables"])
+        footprint_id = published["data"]["publishFootprint"]["id"]
+        own = graphql(client, read_back, acme, {"id": footprint_id})
+        assert "errors" not in own, own["errors"]
+        footprint_only = wallet_for(data_dir, "globex", channels=("footprint",))
+        other = graphql(client, read_back, footprint_only, {"id": footprint_id})
+        lines = other["data"]["publishedFootprint"]["footprint"]["lines"]
+        assert lines and all(
+            line["factor"]["provenance"]["blockNumber"] is None for line in lines
+        ), lines
+        assert {e["extensions"]["code"] for e in other["errors"]} == {"MISSING_CREDENTIALS"}
+
+
 def test_a_hundred_activities_across_four_channels_make_one_call_per_channel(client, data_dir):
     activities = {
         "electricity": [

@@ -109,10 +109,21 @@ def cmd_wallet(args: argparse.Namespace) -> int:
     except KeyError as exc:
         raise SystemExit(f"error: {exc.args[0]}") from None
     if msp_id not in CHANNEL_MEMBERS:
-        _progress(
-            f"note: {name} ({msp_id}) is a member of no channel; its wallet holds a credential "
-            "for every channel so you can see each channel refuse it"
-        )
+        if args.token:
+            _progress(
+                f"note: {name} ({msp_id}) is a member of no channel; it reads "
+                f"{args.channels} under the provider's grant its token carries"
+            )
+        elif args.channels:
+            _progress(
+                f"note: {name} ({msp_id}) is a member of no channel: {args.channels} will "
+                "refuse it (a provider's grant, --token, opens a channel's factors to it)"
+            )
+        else:
+            _progress(
+                f"note: {name} ({msp_id}) is a member of no channel; its wallet holds a "
+                "credential for every channel so you can see each channel refuse it"
+            )
     if not args.delegate:
         if any(
             v is not None
@@ -222,6 +233,15 @@ def cmd_token(args: argparse.Namespace) -> int:
     except KeyError as exc:
         raise SystemExit(f"error: {exc.args[0]}") from None
     token = None
+    revoked = None
+    if args.token_command == "revoke":
+        # The grant's id (as `issue` and `list` print it), or the token itself.
+        revoked = args.grant_id
+        if len(revoked) > 200:
+            try:
+                revoked = grants.grant_id(revoked)
+            except grants.GrantError as refused:
+                raise SystemExit(f"error: {refused.message}") from None
     if args.token_command == "issue":
         # The consumer: a demo identity, whose organisation's CA the grant carries.
         try:
@@ -263,7 +283,7 @@ def cmd_token(args: argparse.Namespace) -> int:
             body = json.dumps({"token": token})
             return (await contract.submit(credential, "grant_issue", body)).result
         if args.token_command == "revoke":
-            body = json.dumps({"grantId": args.grant_id})
+            body = json.dumps({"grantId": revoked})
             return (await contract.submit(credential, "grant_revoke", body)).result
         return await contract.evaluate(credential, "grants")
 
@@ -755,7 +775,11 @@ def build_parser() -> argparse.ArgumentParser:
                 help="who may use it: the consumer's organisation (default) or its certificate",
             )
         if name == "revoke":
-            sub.add_argument("grant_id", metavar="GRANT_ID")
+            sub.add_argument(
+                "grant_id",
+                metavar="GRANT",
+                help="the grant's id (from `token list`, or as `token issue` said) or the token",
+            )
         sub.set_defaults(run=cmd_token)
 
     usage = commands.add_parser(

@@ -30,7 +30,7 @@ class MissingCredentials(ChannelError):
             "MISSING_CREDENTIALS",
             channel,
             f"the X-Wallet header holds no credential for channel {channel} "
-            "(print a wallet with `datachannels wallet --identity NAME`)",
+            "(print one with `datachannels wallet --identity NAME --delegate`)",
         )
 
 

@@ -55,6 +55,7 @@ class Usage:
     channel: str
     period_start: str | None = strawberry.field(description="As asked (`from`), in UTC.")
     period_end: str | None = strawberry.field(description="As asked (`to`, excluded), in UTC.")
+    per: UsagePeriod = strawberry.field(description="The periods `periods` is totalled by.")
     grants: list[GrantUsage]
     totals: list[UsageTotal]
     periods: list[PeriodTotal] = strawberry.field(
@@ -80,6 +81,7 @@ async def usage(
         channel=channel,
         period_start=bill.get("from"),
         period_end=bill.get("to"),
+        per=UsagePeriod(bill["per"]),
         grants=[
             GrantUsage(
                 grant_id=g["grantId"],

@@ -264,6 +264,24 @@ def test_the_token_commands_issue_list_and_revoke(data_dir: Path) -> None:
     assert (
         json.loads(run("list", "--provider", "auditor").stdout)[0]["revoked"]["by"] == "AuditorsMSP"
     )
+    # A grant can be revoked by its token too; a text that is no grant is refused plainly.
+    second = run(
+        "issue",
+        "--provider",
+        "auditor",
+        "--consumer",
+        "outsider",
+        "--kinds",
+        "grid_rate",
+        "--expires",
+        "2027-01-01",
+    )
+    assert second.returncode == 0, second.stderr
+    by_token = run("revoke", "--provider", "auditor", second.stdout.strip())
+    assert by_token.returncode == 0, by_token.stderr
+    assert f"grant {grants.grant_id(second.stdout.strip())} revoked" in by_token.stderr
+    garbage = run("revoke", "--provider", "auditor", "x" * 300)
+    assert garbage.returncode != 0 and "not a grant" in garbage.stderr
     refused = run(
         "issue",
         "--provider",
@@ -468,13 +486,14 @@ def test_the_bill_each_party_sees_and_its_totals_from_the_blocks(data_dir: Path)
                 assert _error_code(_answer(client, RATE, wallet)) is None
         # The same bill in GraphQL: a consumer sees its own grant, the provider every one.
         bill = (
-            '{ usage(channel: "utility", per: DAY) { grants { grantId accesses fees } '
+            '{ usage(channel: "utility", per: DAY) { per grants { grantId accesses fees } '
             "totals { fees } periods { period currency accesses fees } } }"
         )
         mine = _answer(client, bill, _token_wallet(data_dir, "outsider", outsider))["data"]
         assert mine["usage"]["grants"] == [
             {"grantId": grants.grant_id(outsider), "accesses": 3, "fees": "0.006"}
         ]
+        assert mine["usage"]["per"] == "DAY"
         days = mine["usage"]["periods"]  # today's, unless the test ran over midnight UTC
         assert sum(d["accesses"] for d in days) == 3 and {len(d["period"]) for d in days} == {10}
         everyone = _answer(client, bill, wallet_for(data_dir, "auditor"))["data"]["usage"]

@@ -300,7 +300,7 @@ class SourceChannelContract(ChannelContract):
             )
         start, end = (_iso_bound(body.get(name), name) for name in ("from", "to"))
         per = body.get("per", "month")
-        if per not in USAGE_PERIODS:
+        if not isinstance(per, str) or per not in USAGE_PERIODS:
             raise bad_input(f"per must be one of {', '.join(USAGE_PERIODS)}, got {per!r}")
         if DELEGATION_KEY not in transient(ctx.get_stub()) and is_operator_admin(proposer):
             scope: list[str] = []
@@ -533,10 +533,13 @@ class SourceChannelContract(ChannelContract):
                 answers.append(
                     canonical_json({"error": {"code": refused.code, "message": refused.message}})
                 )
+        metered = ""
         if admitted is not None and (keys or queries):  # a channel probe asks nothing: free
             await self._meter(ctx, who, admitted, read)
-        # By hand around the stored texts, keys in canonical_json's order ("queries" < "results").
-        return f'{{"queries":[{",".join(answers)}],"results":[{",".join(results)}]}}'
+            metered = _metered_field(admitted)
+        # By hand around the stored texts, keys in canonical_json's order
+        # ("metered" < "queries" < "results").
+        return f'{{{metered}"queries":[{",".join(answers)}],"results":[{",".join(results)}]}}'
 
     async def query(self, ctx: Context, request: str) -> str:
         """Browse one kind page by page: one query as `read` takes them, 100 records by default."""
@@ -550,9 +553,10 @@ class SourceChannelContract(ChannelContract):
             {"limit": 100, **body} if isinstance(body, dict) else body,
             await self._superseded(ctx),
         )
-        if admitted is not None:
-            await self._meter(ctx, who, admitted, len(page[0]))
-        return _page_json(*page)
+        if admitted is None:
+            return _page_json(*page)
+        await self._meter(ctx, who, admitted, len(page[0]))
+        return "{" + _metered_field(admitted) + _page_json(*page)[1:]
 
     # ------------------------------------------------------- reads under a grant
 
@@ -854,6 +858,13 @@ def _with_supersession(key: str, text: str, superseded: dict[str, str]) -> str:
     if not by:
         return text
     return canonical_json({**parse_json_argument("state", text), "supersededBy": by})
+
+
+def _metered_field(admitted: _Admitted) -> str:
+    """`"metered":"<access>",`: how a read under a grant tells the relay its access is paid, so
+    that the request's later reads of the channel need not commit (channel_connectors.base
+    `metered_read`); first in the object, as canonical_json orders keys."""
+    return f'"metered":{canonical_json(admitted.access)},'
 
 
 def _page_json(records: list[_Stored], next_key: str | None) -> str:

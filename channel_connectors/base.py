@@ -23,20 +23,33 @@ from .identity import Identity, SigningIdentity
 DELEGATION_TRANSIENT_KEY = "delegation"  # where the contract looks (chaincode.access)
 TOKEN_TRANSIENT_KEY = "token"
 ACCESS_TRANSIENT_KEY = "access"  # the request's access to the channel (chaincode.records)
+_JITTER = random.SystemRandom()
 # A read under a grant that lost the race for the grant's counter is simulated again, at most
 # this many times (each retry sees the counter the winner committed).
 TOKEN_READ_ATTEMPTS = 50
 
 
-class GrantAccess:
+class ChannelAccess:
     """One request's access to one channel under a grant: the id its reads meter under, and
-    whether the first of them has committed (then the others are evaluated: they write
-    nothing).  Made afresh with each parsed wallet, so it never outlives its request."""
+    whether a read has been metered under it (then the others are evaluated: they write
+    nothing)."""
 
     def __init__(self) -> None:
         self.id = secrets.token_hex(16)
         self.metered = False
         self.lock = asyncio.Lock()
+
+
+class GrantAccess:
+    """A request's accesses under a grant, one per channel.  Made afresh with each parsed
+    wallet, so it never outlives its request (a wallet entry used for several channels is
+    one credential, and still gets an access of its own on each)."""
+
+    def __init__(self) -> None:
+        self._channels: dict[str, ChannelAccess] = {}
+
+    def of(self, channel: str) -> ChannelAccess:
+        return self._channels.setdefault(channel, ChannelAccess())
 
 
 @dataclass(frozen=True)
@@ -63,13 +76,13 @@ class Delegated:
 Credential = SigningIdentity | Delegated
 
 
-def proposer(credential: Credential) -> tuple[SigningIdentity, dict[str, bytes]]:
-    """Who signs a credential's proposals, and the transient data they carry."""
+def proposer(credential: Credential, channel: str) -> tuple[SigningIdentity, dict[str, bytes]]:
+    """Who signs a credential's proposals on `channel`, and the transient data they carry."""
     if isinstance(credential, Delegated):
         transient = {DELEGATION_TRANSIENT_KEY: credential.delegation.encode()}
         if credential.token is not None:
             transient[TOKEN_TRANSIENT_KEY] = credential.token.encode()
-            transient[ACCESS_TRANSIENT_KEY] = credential.access.id.encode()
+            transient[ACCESS_TRANSIENT_KEY] = credential.access.of(channel).id.encode()
         return credential.relay, transient
     return credential, {}
 
@@ -215,30 +228,34 @@ async def metered_read(
     """A read under a grant, as the relay must make it.
 
     The request's first read of the channel is submitted, so that the contract's metering
-    write commits (an evaluate commits nothing); its later reads name the same access and are
-    evaluated, since the contract finds that access paid and writes nothing.  Concurrent reads
-    under one grant race for its counter; the losers are invalidated by MVCC and simulated
-    again here, so no caller sees the race and the cap holds."""
-    access = credential.access
+    write commits (an evaluate commits nothing).  Its answer says the access is paid
+    (`{"metered": "<access>", …}`, chaincode/records.py); from then on the request's reads of
+    the channel name the same access and are evaluated, since the contract finds it paid and
+    writes nothing.  A contract that does not say so (one older than access ids) has every
+    read submitted, each metered as before.  Concurrent reads under one grant race for its
+    counter; the losers are invalidated by MVCC and simulated again here, so no caller sees
+    the race and the cap holds."""
+    access = credential.access.of(channel)
     async with access.lock:  # a second read of the request waits for the first to commit
-        if access.metered:
-            return await evaluate()
-        for attempt in range(TOKEN_READ_ATTEMPTS):
-            try:
-                result = (await submit()).result
-            except ChannelError as error:
-                if error.code != "CONFLICT" or not any(
-                    reason in str(error)
-                    for reason in ("MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT")
-                ):
-                    raise
-                await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-                continue
-            access.metered = True
-            return result
-    raise ChannelError(
-        "CHANNEL_UNAVAILABLE",
-        channel,
-        f"{TOKEN_READ_ATTEMPTS} concurrent reads under this grant kept losing the race for its "
-        "counter; try again",
-    )
+        if not access.metered:
+            for attempt in range(TOKEN_READ_ATTEMPTS):
+                try:
+                    result = (await submit()).result
+                except ChannelError as error:
+                    if error.code != "CONFLICT" or not any(
+                        reason in str(error)
+                        for reason in ("MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT")
+                    ):
+                        raise
+                    # From the OS: instances restored from one snapshot must not retry alike.
+                    await asyncio.sleep(_JITTER.uniform(0, 0.002 * (attempt + 1)))
+                    continue
+                access.metered = result.startswith(b'{"metered":"' + access.id.encode() + b'"')
+                return result
+            raise ChannelError(
+                "CHANNEL_UNAVAILABLE",
+                channel,
+                f"{TOKEN_READ_ATTEMPTS} concurrent reads under this grant kept losing the race "
+                "for its counter; try again",
+            )
+    return await evaluate()

@@ -151,7 +151,7 @@ class EmbeddedNetwork:
     def evaluate(
         self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()
     ) -> bytes:
-        signing, transient = proposer(credential)
+        signing, transient = proposer(credential, channel)
         proposal, _ = build_proposal(
             signing.identity, channel, channel, function, list(args), transient=transient
         )
@@ -162,7 +162,7 @@ class EmbeddedNetwork:
         self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()
     ) -> Submitted:
         ledger = self.ledger(channel)
-        signing, transient = proposer(credential)
+        signing, transient = proposer(credential, channel)
         proposal, _ = build_proposal(
             signing.identity, channel, channel, function, list(args), transient=transient
         )
@@ -181,7 +181,7 @@ class EmbeddedNetwork:
     def chain_info(self, channel: str, credential: Credential) -> ChainInfo:
         # Asked as the caller through qscc, as on Fabric: a non-member is refused.  qscc runs no
         # contract, so a relay's delegation is not checked there (see docs/architecture.md).
-        signing, _ = proposer(credential)
+        signing, _ = proposer(credential, channel)
         proposal, _ = build_proposal(signing.identity, channel, "qscc", "GetChainInfo", [channel])
         signed = sign_proposal(proposal, signing.signer)
         info = ledger_pb2.BlockchainInfo.FromString(
@@ -193,7 +193,7 @@ class EmbeddedNetwork:
         self, channel: str, credential: Credential, tx_ids: Sequence[str]
     ) -> dict[str, int]:
         """Block numbers of transactions, asked as the caller through qscc."""
-        signing, _ = proposer(credential)
+        signing, _ = proposer(credential, channel)
         proposal, _ = build_proposal(
             signing.identity, channel, "qscc", "GetTransactionBlocks", [channel, *tx_ids]
         )
@@ -346,7 +346,11 @@ class EmbeddedConnector:
         is marked verified: the check before a channel's first answer still runs, but finds
         its work done and reads only the blocks since (`ChainCheck` is incremental)."""
         for channel in CHANNELS:
-            self._check(channel)
+            problem = self._check(channel)
+            if problem is not None:  # found again, and acted on, by the check that serves
+                self._checks.pop(channel, None)  # a failed check is not resumed
+                if problem is not _LOCKED:
+                    log.error("channel %s: integrity check at start-up: %s", channel, problem)
 
     def _start_checks(self) -> None:
         if not self._checking:

@@ -188,7 +188,7 @@ class FabricConnector:
         function: str,
         args: Sequence[str],
     ) -> bytes:
-        signing, transient = proposer(credential)
+        signing, transient = proposer(credential, channel)
         proposal, tx_id = build_proposal(
             signing.identity, channel, chaincode, function, list(args), transient=transient
         )
@@ -216,7 +216,7 @@ class FabricConnector:
     async def submit(
         self, channel: str, credential: Credential, function: str, args: Sequence[str] = ()
     ) -> Submitted:
-        signing, transient = proposer(credential)
+        signing, transient = proposer(credential, channel)
         proposal, tx_id = build_proposal(
             signing.identity,
             channel,

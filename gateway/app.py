@@ -182,7 +182,13 @@ async def _first_checks(integrity: Callable[[], Awaitable[dict[str, str | None]]
     )
 
 
-def create_app(settings: Settings | None = None, connector: Connector | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None,
+    connector: Connector | None = None,
+    count_requests: bool = True,
+) -> Starlette:
+    """The gateway.  `count_requests=False` for the heavy lane's app: the gateway that
+    forwarded a request has counted it already (its channel calls are counted where made)."""
     settings = settings or Settings.from_env()
     metrics = GatewayMetrics()
     metered = MeteredConnector(connector or make_connector(settings), metrics)
@@ -250,7 +256,10 @@ def create_app(settings: Settings | None = None, connector: Connector | None = N
         routes=routes,
         middleware=[
             # Outermost: every request gets its id, its metrics and its log line, refusals too.
-            Middleware(ObservedRequests, metrics=RequestMetrics(metrics.registry)),
+            Middleware(
+                ObservedRequests,
+                metrics=RequestMetrics(metrics.registry) if count_requests else None,
+            ),
             Middleware(SecurityHeaders),
             # Front ends on other origins: only those configured.  Credentials travel in
             # X-Wallet, never in cookies, and POST bodies must be JSON, so a page on any other

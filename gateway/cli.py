@@ -341,9 +341,10 @@ def cmd_usage(args: argparse.Namespace) -> int:
             raise SystemExit(f"error: {exc}") from None
         assert found is not None
         credential = found
-    body = json.dumps(
-        {k: v for k, v in (("from", args.from_), ("to", args.to)) if v} | {"per": args.per}
-    )
+    request = {k: v for k, v in (("from", args.from_), ("to", args.to)) if v}
+    if args.per != "month":  # the contract's default, and all an older contract reads
+        request["per"] = args.per
+    body = json.dumps(request)
 
     async def call(connector: Connector) -> bytes:
         return await network(connector, args.channel).contract().evaluate(credential, "usage", body)

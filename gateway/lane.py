@@ -152,7 +152,7 @@ def main(socket_path: str, parent: int) -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     try:
         uvicorn.run(
-            create_app(settings),
+            create_app(settings, count_requests=False),
             uds=socket_path,
             log_level=settings.log_level,
             log_config=log_config(settings.log_level, settings.log_format),

@@ -147,9 +147,9 @@ class ObservedRequests:
     A request forwarded to the heavy lane is counted here under the operation "(lane)" (with
     `"lane": true` in its line); the lane's own line, with the same request id, names it."""
 
-    def __init__(self, app: ASGIApp, metrics: RequestMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: RequestMetrics | None) -> None:
         self.app = app
-        self.metrics = metrics
+        self.metrics = metrics  # None: log each request, count none (the heavy lane's app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -169,22 +169,29 @@ class ObservedRequests:
                 message = {**message, "headers": headers}
             await send(message)
 
-        self.metrics.in_flight.inc()
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.in_flight.inc()
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            self.metrics.in_flight.dec()
             elapsed = time.perf_counter() - started
             route = _route(scope.get("path", ""))
-            self.metrics.requests.labels(route, str(status)).inc()
-            operation = (
-                LANE_LABEL
-                if observation.lane
-                else self.metrics.operation_label(observation.operation)
-            )
-            if route == "/graphql":
-                kind = observation.operation_type or "none"
-                self.metrics.seconds.labels(operation, kind).observe(elapsed)
+            if observation.lane:
+                operation = LANE_LABEL
+            elif metrics is not None:
+                operation = metrics.operation_label(observation.operation)
+            elif not observation.operation:
+                operation = "anonymous"
+            else:  # as operation_label names it, without its bound (there is no series here)
+                named = _NAME.fullmatch(observation.operation)
+                operation = observation.operation if named else "other"
+            if metrics is not None:
+                metrics.in_flight.dec()
+                metrics.requests.labels(route, str(status)).inc()
+                if route == "/graphql":
+                    kind = observation.operation_type or "none"
+                    metrics.seconds.labels(operation, kind).observe(elapsed)
             log.info(
                 "request",
                 extra={

@@ -22,8 +22,8 @@ way, since the first invocation follows the import at once.  Where Lambda initia
 instances before any request reaches them (provisioned concurrency, SnapStart: it says so in
 `AWS_LAMBDA_INITIALIZATION_TYPE`), or with `DATACHANNELS_PREWARM=true`, the import does that
 work instead (`prewarm`): the app, the airport table, the sea-route graph and, on the embedded
-ledger, the first integrity checks, so that the first request finds them done.  No connection
-is opened then (the Fabric connector connects on its first call), so a snapshot holds none.
+ledger, the first integrity checks, so that the first request finds them done.  The Fabric
+connector opens no connection then (it connects on its first call), so a snapshot holds none.
 Lambda then reuses the process, so later invocations share the app and the connector's open
 connections.
 
@@ -98,10 +98,21 @@ def configure_logging(settings: Settings) -> None:
 
     from .observe import log_config
 
+    logging.addLevelName(5, "TRACE")  # uvicorn's level, which Settings allows; no uvicorn here
     config = log_config(settings.log_level, settings.log_format)
     config["loggers"] = {"datachannels": config["loggers"]["datachannels"]}  # no uvicorn here
     logging.config.dictConfig(config)
 
 
 if _prewarm_wanted(os.environ):
-    prewarm()
+    try:
+        prewarm()
+    except Exception as failed:  # noqa: BLE001  (the first invocation tries again, and says why)
+        # No value of any setting in this line: only what kind of failure it was.
+        import logging
+
+        logging.getLogger("datachannels.serverless").error(
+            "prewarm failed (%s); the first invocation builds the app instead",
+            type(failed).__name__,
+        )
+        _handler = _app = None

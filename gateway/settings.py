@@ -16,7 +16,10 @@ def _pem(setting: str | None, default: Path, what: str) -> bytes | None:
             return setting.encode()
         path = Path(setting).expanduser()
         if not path.is_file():
-            raise ValueError(f"the {what} file {path} does not exist")
+            # Not the value: it may be a key pasted without its PEM header.
+            raise ValueError(
+                f"the {what} setting is neither PEM text (-----BEGIN …) nor the path of a file"
+            )
         return path.read_bytes()
     return default.read_bytes() if default.is_file() else None
 

@@ -8,7 +8,8 @@
   browser); the gateway's relay carries it and the channel's contract verifies it.
 * `{"token": "<grant>", "delegation": "<compact JWS>"}`: a consumer that is no member reads the
   channel under a provider's grant (chaincode/grants.py); the delegation proves it holds it.
-  The relay submits such reads so that the contract's metering commits.
+  The relay submits a request's first read of the channel so that the contract's metering
+  commits, and evaluates the rest (channel_connectors/base.py `metered_read`).
 * `{"mspId", "certificate", "privateKey"}` in PEM, as in a Fabric wallet: for local use only;
   a gateway in production mode refuses it.
 

@@ -1,7 +1,9 @@
 """What every resolver of one request shares: the caller's wallet and the channel loaders.
 
 Created per request by the gateway and dropped with it; nothing in here is
-ever shared between callers.
+shared between callers but `known_blocks`, the app's record of where committed
+transactions landed (`KnownBlocks`: public facts, answered only for records
+the request's own reads returned).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from . import engine
 from .loaders import ChannelLoaders, MissingCredentials
 
 MAX_PAGE = 500
-KNOWN_BLOCKS = 100_000  # committed transactions' block numbers an app remembers
+KNOWN_BLOCKS = 20_000  # committed transactions' block numbers an app remembers (about 4 MB)
 MAX_ROUNDS = 4  # of channel reads for one footprint: the narrow needs, then the rare wider ones
 
 

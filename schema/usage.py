@@ -69,7 +69,9 @@ async def usage(
     """The `usage` field's work (its arguments are declared on Query, schema/__init__.py)."""
     if channel not in SOURCE_CHANNELS:
         raise BadInput("channel", f"grants live on {', '.join(SOURCE_CHANNELS)}; not {channel!r}")
-    body = {k: v for k, v in (("from", from_), ("to", to)) if v is not None} | {"per": per.value}
+    body = {k: v for k, v in (("from", from_), ("to", to)) if v is not None}
+    if per is not UsagePeriod.MONTH:  # the contract's default, and all an older contract reads
+        body["per"] = per.value
     credential = info.context.loaders.credential(channel)
     raw = (
         await network(info.context.connector, channel)
@@ -81,7 +83,7 @@ async def usage(
         channel=channel,
         period_start=bill.get("from"),
         period_end=bill.get("to"),
-        per=UsagePeriod(bill["per"]),
+        per=UsagePeriod(bill.get("per", "month")),
         grants=[
             GrantUsage(
                 grant_id=g["grantId"],
@@ -101,6 +103,6 @@ async def usage(
             PeriodTotal(
                 period=p["period"], currency=p["currency"], accesses=p["accesses"], fees=p["fees"]
             )
-            for p in bill["periods"]
+            for p in bill.get("periods", ())  # none from a contract older than periods
         ],
     )

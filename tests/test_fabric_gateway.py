@@ -318,14 +318,19 @@ def test_the_reads_of_one_request_meter_once_on_fabric(fabric_dir):
     wallet = _token_wallet(fabric_dir, "outsider", token)
     body = json.dumps({"keys": ["grid_rate/egrid_subregion/CAMX/2023"]})
 
+    auditor = IdentityStore(fabric_dir).signing_identity("auditor")
+
     async def request(reads: int) -> dict:
         relay = IdentityStore(fabric_dir).relay()
         credential = parse_wallet(wallet, ("utility",), relay).credential("utility")
         connector = make_connector(Settings(data_dir=fabric_dir, connector="fabric"))
         try:
+            heights = []
             for _ in range(reads):
                 found = await connector.evaluate("utility", credential, "read", [body])
                 assert "record" in json.loads(found)["results"][0]
+                heights.append((await connector.chain_info("utility", auditor)).height)
+            assert len(set(heights)) == 1, heights  # only the first read made a block
             bill = await connector.evaluate("utility", credential, "usage", ["{}"])
             return json.loads(bill)
         finally:

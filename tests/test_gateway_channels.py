@@ -473,3 +473,50 @@ def test_footprint_inputs_and_the_engines_activities_have_the_same_fields():
         converted = {graphql for graphql, _, _ in _FIELDS[_ACTIVITIES[name]]}
         assert declared == converted, (graphql_type, declared ^ converted)
     assert set(types["FootprintInput"].fields) == {*inputs, "fromChannels"}
+
+
+def test_an_omitted_activity_field_and_an_explicit_null_give_one_request():
+    """schema/footprint.py takes a null as the engine's default, as an omitted field gets it:
+    the same request (and inputs hash) either way, through graphql-core's coercion."""
+    from datachannels.resolvers import engine
+    from datachannels.schema import schema
+
+    query = "query($i: FootprintInput!) { footprint(input: $i) { totalKgCO2e } }"
+    seen: list[engine.FootprintRequest] = []
+
+    class Recorder:  # the request context, as far as `footprint` needs one
+        max_activities = 1000
+
+        async def compute_footprint(self, request):
+            seen.append(request)
+            raise RuntimeError("recorded")
+
+    nulls = {
+        "flights": [
+            {
+                "origin": "LHR",
+                "destination": "JFK",
+                "cabinClass": None,
+                "passengers": None,
+                "radiativeForcing": None,
+            }
+        ],
+        "freight": [{"mode": "SEA", "tonnes": 1, "km": 10, "vehicle": None}],
+        "electricity": [{"kwh": 5, "year": None, "gridRegion": "CAMX"}],
+        "fromChannels": None,
+    }
+    omitted = {
+        "flights": [{"origin": "LHR", "destination": "JFK"}],
+        "freight": [{"mode": "SEA", "tonnes": 1, "km": 10}],
+        "electricity": [{"kwh": 5, "gridRegion": "CAMX"}],
+    }
+    import asyncio
+
+    for variables in (nulls, omitted):
+        asyncio.run(
+            schema.execute(query, variable_values={"i": variables}, context_value=Recorder())
+        )
+    assert len(seen) == 2 and seen[0] == seen[1]
+    flight = seen[0].flights[0]
+    assert (flight.cabin_class, flight.passengers, flight.radiative_forcing) == ("average", 1, True)
+    assert seen[0].freight[0].mode == "sea" and seen[0].inputs_hash() == seen[1].inputs_hash()

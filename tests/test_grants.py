@@ -539,6 +539,17 @@ def test_the_bill_each_party_sees_and_its_totals_from_the_blocks(data_dir: Path)
         assert sum(Decimal(p["fees"]) for p in bill["periods"]) == Decimal("0.016")
     refused = usage("--as", "auditor", "--per", "week")
     assert refused.returncode != 0 and "invalid choice" in refused.stderr
+    # The contract itself refuses a period that is no name, plainly.
+    network = EmbeddedNetwork(data_dir)
+    for per in ([], "week", 7):
+        call = functools.partial(
+            network.evaluate,
+            "utility",
+            network.identities.signing_identity("auditor"),
+            "usage",
+            [json.dumps({"per": per})],
+        )
+        assert _ledger_code(call) == "BAD_INPUT", per
     # The metering entries are ordinary transactions: the chain still verifies end to end.
     assert cli("ledger", "verify", data_dir=data_dir).stdout.startswith("ledger ok:")
 
@@ -681,7 +692,7 @@ def test_an_access_id_is_the_relays_own_and_checked(data_dir: Path) -> None:
     )
     # A badly shaped access id is refused too; neither wrote anything.
     bad = Delegated(outsider.relay, outsider.delegation, outsider.identity, token, GrantAccess())
-    bad.access.id = "not-hex"
+    bad.access.of("utility").id = "not-hex"
     assert _ledger_code(lambda: network.submit("utility", bad, "read", body)) == "BAD_INPUT"
     assert network.ledger("utility").height() == height
     assert len(_uses(data_dir, token)) == 1 and _counter(data_dir, token) == 1

@@ -202,6 +202,9 @@ def test_metrics_count_what_the_lane_answered(data_dir: Path, tmp_path: Path) ->
             operation="evaluate",
         )
         assert reads == posts, (reads, posts)
+        # Each request is counted once, by the gateway that took it (the lane counts none).
+        requests = _metric(text, "datachannels_requests_total", route="/graphql", status="200")
+        assert requests == posts, (requests, posts)
         # This scrape is the one request in flight, over both processes.
         assert _metric(text, "datachannels_requests_in_flight") == 1.0
     assert set(Path(tempfile.gettempdir()).glob("datachannels-metrics-*")) == before

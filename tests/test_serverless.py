@@ -267,6 +267,17 @@ def test_the_entry_point_logs_json_lines_with_the_request_id_and_no_wallet(
     assert request["requestId"] == "lambda-req-1" and request["status"] == 200
     assert request["operation"] == "Footprint"
     assert wallet not in child.stderr and wallet[:40] not in child.stderr
+    # uvicorn's trace level, which Settings allows, works without uvicorn too.
+    traced = subprocess.run(
+        [sys.executable, "-c", program],
+        input=json.dumps(event),
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DATACHANNELS_LOG_LEVEL": "trace"},
+        timeout=120,
+        check=False,
+    )
+    assert traced.returncode == 0 and traced.stdout.strip() == "200", traced.stderr
 
 
 def test_an_instance_initialised_ahead_of_requests_prewarms_at_import(environment: Path) -> None:

@@ -29,7 +29,10 @@ class BuildWithGraphiQL(build_py):
         # A build for a server without a browser UI (e.g. serverless) may skip GraphiQL.
         if not os.environ.get("DATACHANNELS_WITHOUT_GRAPHIQL"):
             vendor_assets.fetch()
-        reference_data.write()
+        try:
+            reference_data.write()
+        except OSError as error:  # a read-only source tree: geo reads airportsdata itself
+            print(f"warning: no prepared airport table ({error}); it is optional")
         super().run()
 
 

@@ -25,6 +25,8 @@ from .airline import AirlineChannel
 from .caches import DocumentCache
 from .commodity import CommodityChannel
 from .common import ChannelInfo
+from .execution import PlainFieldsExecution
+from .execution import available as execution_available
 from .footprint import Footprint, FootprintInput, PublishedFootprint, as_request
 from .limits import ActivityLimit
 from .shipping import ShippingChannel
@@ -193,6 +195,9 @@ def make_schema(introspection: bool = True) -> strawberry.Schema:
     return _Schema(
         query=Query,
         mutation=Mutation,
+        # Plain scalar fields completed directly (schema/execution.py), where graphql-core's
+        # executor is the one it was written for.
+        execution_context_class=PlainFieldsExecution if execution_available() else None,
         extensions=[
             # First in, so last out: it sees the errors as the extensions below left them.
             OperationObserver,

@@ -520,3 +520,52 @@ def test_an_omitted_activity_field_and_an_explicit_null_give_one_request():
     flight = seen[0].flights[0]
     assert (flight.cabin_class, flight.passengers, flight.radiative_forcing) == ("average", 1, True)
     assert seen[0].freight[0].mode == "sea" and seen[0].inputs_hash() == seen[1].inputs_hash()
+
+
+def test_plain_fields_completed_directly_answer_as_graphql_core_would(data_dir):
+    """schema/execution.py reads plain scalar fields itself: every answer, errors and nulls
+    included, must be byte for byte what graphql-core's own field execution gives."""
+    import json
+    from pathlib import Path
+
+    from datachannels.gateway.app import create_app
+    from datachannels.gateway.settings import Settings
+    from datachannels.schema import schema
+    from datachannels.schema.execution import PlainFieldsExecution
+    from starlette.testclient import TestClient
+    from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+    example = json.loads(
+        (Path(__file__).resolve().parent.parent / "docs/examples/footprint.json").read_text()
+    )
+    bad = {**example["variables"]["input"], "flights": [{"origin": "LHR", "destination": "XXX"}]}
+    bodies = [
+        example,
+        {"query": example["query"], "variables": {"input": bad}},
+        {"query": "{ channels { name reachable height errorCode } }"},
+        {"query": BROWSE},
+        {
+            "query": "{ utility { gridRates(first: 3) { items { region co2LbPerMwh "
+            "provenance { txId sourceRow blockNumber } } nextCursor } } }"
+        },
+    ]
+    wallets = [wallet_for(data_dir, "acme"), wallet_for(data_dir, "outsider")]
+    answers: dict[type, list[bytes]] = {}
+    try:
+        for cls in (PlainFieldsExecution, StrawberryGraphQLCoreExecutionContext):
+            schema.execution_context_class = cls
+            with TestClient(create_app(Settings(data_dir=data_dir))) as client:
+                answers[cls] = [
+                    client.post("/graphql", json=body, headers={"X-Wallet": w}).content
+                    for body in bodies
+                    for w in wallets
+                ]
+    finally:
+        schema.execution_context_class = PlainFieldsExecution
+    direct, general = answers.values()
+    assert direct == general
+    assert any(b'"errors"' in answer for answer in direct)  # errors were among them
+    from datachannels.schema.execution import _PLANS
+
+    planned = {(kind.name, name) for (_, name), (kind, plan) in _PLANS.items() if plan}
+    assert ("FootprintLine", "kgCO2e") in planned and ("Factor", "unit") in planned

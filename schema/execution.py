@@ -1,0 +1,93 @@
+"""Plain scalar fields completed without graphql-core's per-field machinery.
+
+A 100-activity footprint answers about 1,500 fields, nearly all of them plain attributes of
+the result objects (a line's kgCO2e, a factor's unit).  For each, graphql-core builds a resolve
+info, calls strawberry's resolver wrapper, which reads the attribute, and dispatches on the
+return type to serialise it.  For a field that strawberry declares with no resolver, no
+arguments and no extensions, and whose type is a scalar or enum, that comes to reading the
+attribute and calling the type's `serialize`, which `execute_field` here does directly.
+Anything else, and any value that is not simply serialisable (None for a non-null field, an
+exception, a value `serialize` refuses), goes through graphql-core's own `execute_field`, so
+errors, nulls and paths stay exactly graphql-core's.  The plans are made once per (type,
+field) and hold no value of any request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLEnumType, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType
+from graphql.pyutils import Undefined
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+
+def available() -> bool:
+    """Whether graphql-core's `execute_field` takes what this one passes on (graphql-core 3.3's
+    signature; the method is graphql-core's own, not a documented hook, so it is checked)."""
+    import inspect
+
+    expected = ["self", "parent_type", "source", "field_details_list", "path", "position_context"]
+    method = StrawberryGraphQLCoreExecutionContext.execute_field
+    return list(inspect.signature(method).parameters) == expected
+
+
+# (id of the object type, field name) -> (the type, its plan): the type is kept beside its plan,
+# so that an id a collected schema's type leaves free is never taken for another's.
+_PLANS: dict[tuple[int, str], tuple[GraphQLObjectType, Any]] = {}
+
+
+class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Any,
+        position_context: Any,
+    ) -> Any:
+        node = field_details_list[0].node
+        # Strawberry always passes a manager; it wraps resolvers only if an extension resolves.
+        manager = self.middleware_manager
+        if not node.arguments and (manager is None or not manager.middlewares):
+            plan = _plan(parent_type, node.name.value)
+            if plan is not None:
+                attribute, serialize, non_null = plan
+                value = getattr(source, attribute, Undefined)
+                plain = value is not Undefined and not isinstance(value, Exception)
+                if plain and value is not None:
+                    try:
+                        serialized = serialize(value)
+                    except Exception:  # noqa: BLE001  (graphql-core reports it, below)
+                        serialized = None
+                    if serialized is not None and serialized is not Undefined:
+                        return serialized
+                elif plain and not non_null:  # None for a nullable field
+                    return None
+        return super().execute_field(
+            parent_type, source, field_details_list, path, position_context
+        )
+
+
+def _plan(parent_type: GraphQLObjectType, name: str) -> Any:
+    key = (id(parent_type), name)
+    cached = _PLANS.get(key)
+    if cached is None or cached[0] is not parent_type:
+        cached = _PLANS[key] = (parent_type, _plan_of(parent_type, name))
+    return cached[1]
+
+
+def _plan_of(parent_type: GraphQLObjectType, name: str) -> Any:
+    """(attribute, serialize, non-null) for a plain scalar field of strawberry's, else None."""
+    field = parent_type.fields.get(name)
+    if field is None or field.args:
+        return None
+    definition = (field.extensions or {}).get("strawberry-definition")
+    if definition is None or not getattr(definition, "is_basic_field", False):
+        return None
+    if not getattr(field.resolve, "_is_default", False) or definition.is_async:
+        return None
+    non_null = isinstance(field.type, GraphQLNonNull)
+    leaf = field.type.of_type if non_null else field.type
+    if not isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
+        return None
+    return definition.python_name, leaf.serialize, non_null

@@ -112,7 +112,5 @@ if _prewarm_wanted(os.environ):
         import logging
 
         logging.getLogger("datachannels.serverless").error(
-            "prewarm failed (%s); the first invocation builds the app instead",
-            type(failed).__name__,
+            "prewarm failed (%s); the first invocation finishes the work", type(failed).__name__
         )
-        _handler = _app = None

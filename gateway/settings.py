@@ -15,7 +15,11 @@ def _pem(setting: str | None, default: Path, what: str) -> bytes | None:
         if setting.lstrip().startswith("-----BEGIN"):
             return setting.encode()
         path = Path(setting).expanduser()
-        if not path.is_file():
+        try:
+            found = path.is_file()
+        except (OSError, ValueError):  # e.g. "file name too long": its message holds the value
+            found = False
+        if not found:
             # Not the value: it may be a key pasted without its PEM header.
             raise ValueError(
                 f"the {what} setting is neither PEM text (-----BEGIN …) nor the path of a file"

@@ -3,13 +3,16 @@
 A 100-activity footprint answers about 1,500 fields, nearly all of them plain attributes of
 the result objects (a line's kgCO2e, a factor's unit).  For each, graphql-core builds a resolve
 info, calls strawberry's resolver wrapper, which reads the attribute, and dispatches on the
-return type to serialise it.  For a field that strawberry declares with no resolver, no
-arguments and no extensions, and whose type is a scalar or enum, that comes to reading the
-attribute and calling the type's `serialize`, which `execute_field` here does directly.
-Anything else, and any value that is not simply serialisable (None for a non-null field, an
-exception, a value `serialize` refuses), goes through graphql-core's own `execute_field`, so
-errors, nulls and paths stay exactly graphql-core's.  The plans are made once per (type,
-field) and hold no value of any request.
+return type to coerce it.  For a field that strawberry declares with no resolver, no arguments
+and no extensions, and whose type is a scalar or enum, that comes to reading the attribute and
+calling the type's `coerce_output_value`, which `execute_field` here does directly, as
+graphql-core's `complete_leaf_value` would.  Anything else, and any value that is not simply
+coercible (None for a non-null field, an exception, an attribute that raises, a value the type
+refuses), goes through graphql-core's own `execute_field`, so errors, nulls and paths stay
+exactly graphql-core's.  The plans are made once per (type, field) and hold no value of any
+request.  graphql-core's `execute_field` is its own method, not a documented hook, so
+`available()` checks it is the one this was written for, and the schema uses this class only
+then.
 """
 
 from __future__ import annotations
@@ -18,25 +21,36 @@ from typing import Any
 
 from graphql import GraphQLEnumType, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType
 from graphql.pyutils import Undefined
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+try:
+    from graphql.execution.executor import Executor
+    from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext as _Base
+except ImportError:  # another graphql-core or strawberry: schema/__init__.py uses the default
+    from graphql.execution import ExecutionContext as _Base  # type: ignore[attr-defined,no-redef]
 
-def available() -> bool:
-    """Whether graphql-core's `execute_field` takes what this one passes on (graphql-core 3.3's
-    signature; the method is graphql-core's own, not a documented hook, so it is checked)."""
-    import inspect
-
-    expected = ["self", "parent_type", "source", "field_details_list", "path", "position_context"]
-    method = StrawberryGraphQLCoreExecutionContext.execute_field
-    return list(inspect.signature(method).parameters) == expected
-
+    Executor = None  # type: ignore[assignment,misc]
 
 # (id of the object type, field name) -> (the type, its plan): the type is kept beside its plan,
 # so that an id a collected schema's type leaves free is never taken for another's.
 _PLANS: dict[tuple[int, str], tuple[GraphQLObjectType, Any]] = {}
+_SIGNATURE = ["self", "parent_type", "source", "field_details_list", "path", "position_context"]
 
 
-class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
+def available() -> bool:
+    """Whether the executor is graphql-core 3.3's, whose `execute_field` this one stands in
+    front of (same signature, not overridden by strawberry, leaves coerced as below)."""
+    import inspect
+
+    if Executor is None or not hasattr(Executor, "complete_leaf_value"):
+        return False
+    method = _Base.execute_field
+    return (
+        method is Executor.execute_field
+        and list(inspect.signature(method).parameters) == _SIGNATURE
+    )
+
+
+class PlainFieldsExecution(_Base):
     def execute_field(
         self,
         parent_type: GraphQLObjectType,
@@ -51,16 +65,19 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
         if not node.arguments and (manager is None or not manager.middlewares):
             plan = _plan(parent_type, node.name.value)
             if plan is not None:
-                attribute, serialize, non_null = plan
-                value = getattr(source, attribute, Undefined)
+                attribute, coerce, non_null = plan
+                try:
+                    value = getattr(source, attribute)
+                except Exception:  # noqa: BLE001  (graphql-core reports it, below)
+                    value = Undefined
                 plain = value is not Undefined and not isinstance(value, Exception)
                 if plain and value is not None:
                     try:
-                        serialized = serialize(value)
+                        coerced = coerce(value)
                     except Exception:  # noqa: BLE001  (graphql-core reports it, below)
-                        serialized = None
-                    if serialized is not None and serialized is not Undefined:
-                        return serialized
+                        coerced = None
+                    if coerced is not None and coerced is not Undefined:
+                        return coerced
                 elif plain and not non_null:  # None for a nullable field
                     return None
         return super().execute_field(
@@ -77,7 +94,7 @@ def _plan(parent_type: GraphQLObjectType, name: str) -> Any:
 
 
 def _plan_of(parent_type: GraphQLObjectType, name: str) -> Any:
-    """(attribute, serialize, non-null) for a plain scalar field of strawberry's, else None."""
+    """(attribute, coerce, non-null) for a plain scalar field of strawberry's, else None."""
     field = parent_type.fields.get(name)
     if field is None or field.args:
         return None
@@ -86,8 +103,13 @@ def _plan_of(parent_type: GraphQLObjectType, name: str) -> Any:
         return None
     if not getattr(field.resolve, "_is_default", False) or definition.is_async:
         return None
+    if getattr(definition, "default_resolver", None) is not getattr:
+        return None
     non_null = isinstance(field.type, GraphQLNonNull)
     leaf = field.type.of_type if non_null else field.type
     if not isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
         return None
-    return definition.python_name, leaf.serialize, non_null
+    coerce = getattr(leaf, "coerce_output_value", None)
+    if coerce is None:
+        return None
+    return definition.python_name, coerce, non_null

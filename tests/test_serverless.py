@@ -209,6 +209,24 @@ def test_the_relay_key_can_be_given_as_pem_text_in_the_environment(
     assert answer(response)["data"]["footprint"]["totalKgCO2e"] > 0
 
 
+def test_a_relay_key_that_is_neither_pem_nor_a_path_is_refused_without_its_value(
+    environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key passed as base64 of its PEM (a common way to fit a secret into a variable) is no
+    path: the error says so and never holds the value, even where the OS refuses the name."""
+    import base64
+
+    relay = environment / "identities" / "relay"
+    encoded = base64.b64encode((relay / "key.pem").read_bytes()).decode()
+    for value in (encoded, encoded * 40, "not-a-file"):
+        monkeypatch.setenv("DATACHANNELS_RELAY_CERTIFICATE", (relay / "cert.pem").read_text())
+        monkeypatch.setenv("DATACHANNELS_RELAY_KEY", value)
+        with pytest.raises(ValueError) as refused:
+            Settings.from_env().relay()
+        assert value not in str(refused.value) and value[:20] not in str(refused.value)
+        assert "neither PEM text" in str(refused.value)
+
+
 def test_the_entry_point_builds_one_app_and_reuses_it_between_invocations(
     environment: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -30,9 +30,8 @@ except ImportError:  # another graphql-core or strawberry: schema/__init__.py us
 
     Executor = None  # type: ignore[assignment,misc]
 
-# (id of the object type, field name) -> (the type, its plan): the type is kept beside its plan,
-# so that an id a collected schema's type leaves free is never taken for another's.
-_PLANS: dict[tuple[int, str], tuple[GraphQLObjectType, Any]] = {}
+# (object type, field name) -> plan, or None for a field graphql-core completes itself.
+_PLANS: dict[tuple[GraphQLObjectType, str], Any] = {}
 _SIGNATURE = ["self", "parent_type", "source", "field_details_list", "path", "position_context"]
 
 
@@ -86,11 +85,10 @@ class PlainFieldsExecution(_Base):
 
 
 def _plan(parent_type: GraphQLObjectType, name: str) -> Any:
-    key = (id(parent_type), name)
-    cached = _PLANS.get(key)
-    if cached is None or cached[0] is not parent_type:
-        cached = _PLANS[key] = (parent_type, _plan_of(parent_type, name))
-    return cached[1]
+    key = (parent_type, name)  # graphql-core's types hash by identity
+    if key not in _PLANS:
+        _PLANS[key] = _plan_of(parent_type, name)
+    return _PLANS[key]
 
 
 def _plan_of(parent_type: GraphQLObjectType, name: str) -> Any:

@@ -567,5 +567,5 @@ def test_plain_fields_completed_directly_answer_as_graphql_core_would(data_dir):
     assert any(b'"errors"' in answer for answer in direct)  # errors were among them
     from datachannels.schema.execution import _PLANS
 
-    planned = {(kind.name, name) for (_, name), (kind, plan) in _PLANS.items() if plan}
+    planned = {(kind.name, name) for (kind, name), plan in _PLANS.items() if plan}
     assert ("FootprintLine", "kgCO2e") in planned and ("Factor", "unit") in planned

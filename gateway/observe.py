@@ -119,10 +119,10 @@ class RequestMetrics:
         self._lock = threading.Lock()
 
     def operation_label(self, name: str | None) -> str:
-        if not name:
-            return "anonymous"
-        if not _NAME.fullmatch(name):
-            return "other"
+        """`operation_name`, bounded: past MAX_OPERATION_NAMES distinct names, "other"."""
+        label = operation_name(name)
+        if label != name:
+            return label
         with self._lock:
             if name in self._names:
                 return name
@@ -130,6 +130,14 @@ class RequestMetrics:
                 self._names.add(name)
                 return name
         return "other"
+
+
+def operation_name(name: str | None) -> str:
+    """A GraphQL operation's name as metrics and logs give it: "anonymous" for none, "other"
+    for one that is no GraphQL name."""
+    if not name:
+        return "anonymous"
+    return name if _NAME.fullmatch(name) else "other"
 
 
 _ROUTES = ("/graphql", "/healthz", "/metrics")
@@ -181,11 +189,8 @@ class ObservedRequests:
                 operation = LANE_LABEL
             elif metrics is not None:
                 operation = metrics.operation_label(observation.operation)
-            elif not observation.operation:
-                operation = "anonymous"
-            else:  # as operation_label names it, without its bound (there is no series here)
-                named = _NAME.fullmatch(observation.operation)
-                operation = observation.operation if named else "other"
+            else:  # no series here, so no bound on names
+                operation = operation_name(observation.operation)
             if metrics is not None:
                 metrics.in_flight.dec()
                 metrics.requests.labels(route, str(status)).inc()

@@ -132,10 +132,9 @@ class LaneProcess:
                 self.process.kill()
                 self.process.wait()
         _remove(Path(self.socket_path))
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            from prometheus_client import multiprocess
+        from .metrics import forget_process
 
-            multiprocess.mark_process_dead(self.process.pid)  # its in-flight gauge
+        forget_process(self.process.pid)
 
 
 def main(socket_path: str, parent: int) -> None:

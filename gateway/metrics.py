@@ -55,6 +55,15 @@ def exposition(registry: CollectorRegistry) -> bytes:
     return generate_latest(registry)
 
 
+def forget_process(pid: int | None) -> None:
+    """A serving process that exited leaves the in-flight sum (multiprocess mode only; its
+    counters stay in the sums, as they should)."""
+    if pid is not None and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
+
+
 class MeteredConnector:
     """A `Connector` that counts and times the calls of the one it wraps."""
 

@@ -67,15 +67,6 @@ def _worker(environment: dict[str, str], host: str, port: int, log_level: str) -
     uvicorn.Server(config).run(sockets=[reuse_port_socket(host, port)])
 
 
-def _forget_metrics_of(pid: int | None) -> None:
-    """A dead worker's in-flight gauge leaves the sum (prometheus_client's multiprocess mode;
-    its counters stay, as they should)."""
-    if pid is not None and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(pid)
-
-
 def supported() -> bool:
     return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
@@ -116,7 +107,9 @@ def run(workers: int, environment: dict[str, str], host: str, port: int, log_lev
                     )
                     stopping, status = True, 1
                     break
-                _forget_metrics_of(process.pid)
+                from .metrics import forget_process  # not at import: see cli._share_metrics
+
+                forget_process(process.pid)
                 print(
                     f"worker {process.pid} exited (status {process.exitcode}); starting another",
                     file=sys.stderr,

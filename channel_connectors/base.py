@@ -210,9 +210,11 @@ async def evaluate_or_meter(
 ) -> bytes:
     """What a connector's `evaluate` does: `evaluate()`, or for a read under a grant that asks
     for something, the metered read the relay must make (`metered_read`)."""
-    if not isinstance(credential, Delegated) or not under_grant(credential, function):
-        return await evaluate()
-    if asks_nothing(function, args):
+    if (
+        not isinstance(credential, Delegated)
+        or not under_grant(credential, function)
+        or asks_nothing(function, args)
+    ):
         return await evaluate()
     return await metered_read(
         channel, credential, lambda: submit(channel, credential, function, args), evaluate

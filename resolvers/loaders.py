@@ -85,7 +85,7 @@ class ChannelLoaders:
                 ids = [value for kind, value in needs]
                 raw = await contract.evaluate(credential, "read", json.dumps({"ids": ids}))
                 found = [_keyed_answer(channel, item) for item in json.loads(raw)["results"]]
-                self._shown(channel, [r for r in found if isinstance(r, dict)])
+                self._shown(channel, found)
                 return found
             keys = [value for kind, value in needs if kind == "key"]
             queries = [json.loads(value) for kind, value in needs if kind == "query"]
@@ -100,8 +100,7 @@ class ChannelLoaders:
         for kind, _ in needs:
             if kind == "key":
                 record = _keyed_answer(channel, next(results))
-                if isinstance(record, dict):
-                    self._shown(channel, [record])
+                self._shown(channel, [record])
                 out.append(record)
             else:
                 answer = next(answers)
@@ -112,9 +111,12 @@ class ChannelLoaders:
                     out.append(answer)
         return out
 
-    def _shown(self, channel: str, records: list[dict[str, Any]]) -> None:
+    def _shown(self, channel: str, answers: list[Any]) -> None:
+        """Note the txIds of the records among `answers` (None and errors are passed over)."""
         seen = self.shown.setdefault(channel, set())
-        seen.update(r["txId"] for r in records if isinstance(r.get("txId"), str))
+        seen.update(
+            r["txId"] for r in answers if isinstance(r, dict) and isinstance(r.get("txId"), str)
+        )
 
 
 def _keyed_answer(channel: str, item: dict[str, Any]) -> Any:

@@ -59,10 +59,10 @@ GRANT_USE = "grant_use"  # one metered access, by grant id and access id
 # the reads of one request meter once: the first writes the entry, later ones find it and write
 # nothing.  Reuse is bounded: same consumer, and within this many seconds of the first read.
 ACCESS_KEY = "access"
-# The bill's calendar periods (UTC), as the length of the ISO time's prefix that names one.
-USAGE_PERIODS = {"day": len("2026-12-04"), "month": len("2026-12")}
 ACCESS_WINDOW_S = 300
 _ACCESS_ID = re.compile(r"[0-9a-f]{32}")
+# The bill's calendar periods (UTC), as the length of the ISO time's prefix that names one.
+USAGE_PERIODS = {"day": len("2026-12-04"), "month": len("2026-12")}
 # What a query may hold.  where: payload field = value; startsWith: text field starts with;
 # matches: text field equal ignoring case and runs of white space (see fold_text).
 QUERY_FIELDS = (

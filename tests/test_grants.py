@@ -238,21 +238,22 @@ def test_the_token_commands_issue_list_and_revoke(data_dir: Path) -> None:
     def run(*args: str):
         return cli("token", *args, "--channel", "utility", data_dir=data_dir, check=False)
 
-    issued = run(
-        "issue",
-        "--provider",
-        "auditor",
-        "--consumer",
-        "outsider",
-        "--kinds",
-        "grid_rate",
-        "--fee",
-        "0.002",
-        "--max-uses",
-        "10",
-        "--expires",
-        "2027-01-01",
-    )
+    def issue(provider: str, *more: str):
+        """A grid-rate grant for outsider until 2027, issued by PROVIDER."""
+        return run(
+            "issue",
+            "--provider",
+            provider,
+            "--consumer",
+            "outsider",
+            "--kinds",
+            "grid_rate",
+            "--expires",
+            "2027-01-01",
+            *more,
+        )
+
+    issued = issue("auditor", "--fee", "0.002", "--max-uses", "10")
     assert issued.returncode == 0, issued.stderr
     token = issued.stdout.strip()
     grant_id = grants.grant_id(token)
@@ -265,34 +266,14 @@ def test_the_token_commands_issue_list_and_revoke(data_dir: Path) -> None:
         json.loads(run("list", "--provider", "auditor").stdout)[0]["revoked"]["by"] == "AuditorsMSP"
     )
     # A grant can be revoked by its token too; a text that is no grant is refused plainly.
-    second = run(
-        "issue",
-        "--provider",
-        "auditor",
-        "--consumer",
-        "outsider",
-        "--kinds",
-        "grid_rate",
-        "--expires",
-        "2027-01-01",
-    )
+    second = issue("auditor")
     assert second.returncode == 0, second.stderr
     by_token = run("revoke", "--provider", "auditor", second.stdout.strip())
     assert by_token.returncode == 0, by_token.stderr
     assert f"grant {grants.grant_id(second.stdout.strip())} revoked" in by_token.stderr
     garbage = run("revoke", "--provider", "auditor", "x" * 300)
     assert garbage.returncode != 0 and "not a grant" in garbage.stderr
-    refused = run(
-        "issue",
-        "--provider",
-        "acme",
-        "--consumer",
-        "outsider",
-        "--kinds",
-        "grid_rate",
-        "--expires",
-        "2027-01-01",
-    )
+    refused = issue("acme")
     assert refused.returncode == 1 and "ACCESS_DENIED" in refused.stderr
     assert "Traceback" not in refused.stderr + issued.stderr
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import fields as dataclass_fields
 from typing import Any, Generic, TypeVar
 
@@ -31,10 +32,13 @@ class Provenance:
 
     @strawberry.field(
         description="The block holding the transaction; costs one batched ledger lookup per "
-        "channel."
+        "channel.",
+        graphql_type=int | None,
     )
-    async def block_number(self, info: Info) -> int | None:
-        return await info.context.block_number(self.channel, self.tx_id)
+    def block_number(self, info: Info) -> int | None | Awaitable[int | None]:
+        # A number already known comes back as it is, anything else as an awaitable, which
+        # graphql-core awaits (RequestContext.block_number).
+        return info.context.block_number(self.channel, self.tx_id)
 
     @classmethod
     def from_engine(cls, p: engine.Provenance) -> Provenance:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any
@@ -296,5 +297,7 @@ class PublishedFootprint:
     async def block_number(self, info: Info) -> int:
         if self.committed_block is not None:
             return self.committed_block
-        number = await info.context.block_number("footprint", self.tx_id)
+        number = info.context.block_number("footprint", self.tx_id)
+        if inspect.isawaitable(number):
+            number = await number
         return -1 if number is None else number

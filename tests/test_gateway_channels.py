@@ -4,6 +4,7 @@ fields.
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from tests.conftest import connector_calls, graphql, wallet_for
@@ -134,6 +135,32 @@ def test_block_numbers_cost_one_lookup_per_channel_and_then_none(data_dir):
         assert lookups(client, "globex") == ({}, blocks)
     with TestClient(create_app(Settings(data_dir=data_dir))) as client:
         assert lookups(client, "acme") == (first, blocks)
+
+
+def test_a_known_block_number_is_answered_at_once_and_any_other_is_awaited():
+    """A footprint whose block numbers are all known completes without awaiting: the number
+    comes back as it is.  Known but not shown in this request, or not known, it is a lookup to
+    await (and the lookup itself is the channel's, tested above)."""
+    import inspect
+
+    from datachannels.gateway.wallet import EMPTY_WALLET
+    from datachannels.resolvers.context import KnownBlocks, RequestContext
+
+    known = KnownBlocks()
+    known.put(("airline", "tx-shown"), 7)
+    known.put(("airline", "tx-not-shown"), 8)
+
+    async def answers() -> None:
+        context = RequestContext(connector=None, wallet=EMPTY_WALLET, known_blocks=known)  # type: ignore[arg-type]
+        context.loaders.shown["airline"] = {"tx-shown", "tx-unknown"}
+        assert context.block_number("airline", "tx-shown") == 7
+        asked = (("airline", "tx-not-shown"), ("airline", "tx-unknown"), ("utility", "tx-shown"))
+        for channel, tx_id in asked:
+            pending = context.block_number(channel, tx_id)
+            assert inspect.isawaitable(pending), (channel, tx_id)
+            pending.cancel()  # type: ignore[union-attr]  (the loader's future, never dispatched)
+
+    asyncio.run(answers())
 
 
 def test_a_block_number_known_to_the_app_is_no_answer_for_a_caller_never_shown_it(data_dir):

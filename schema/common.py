@@ -42,7 +42,7 @@ class Provenance:
 
     @classmethod
     def from_engine(cls, p: engine.Provenance) -> Provenance:
-        return cls(**{f.name: getattr(p, f.name) for f in dataclass_fields(engine.Provenance)})
+        return cls(**{name: getattr(p, name) for name in _PROVENANCE_FIELDS})
 
     @classmethod
     def of_record(cls, channel: str, record: dict[str, Any]) -> Provenance:
@@ -67,6 +67,10 @@ class ChannelInfo:
     error_code: str | None = strawberry.field(
         description="Why it is not reachable for you, if it is not."
     )
+
+
+# The engine's provenance fields, named once: a 100-line footprint converts 200 provenances.
+_PROVENANCE_FIELDS = tuple(f.name for f in dataclass_fields(engine.Provenance))
 
 
 def payload_fields(cls: type, record: dict[str, Any], channel: str, **extra: Any) -> Any:

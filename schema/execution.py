@@ -1,52 +1,121 @@
-"""Plain scalar fields completed without graphql-core's per-field machinery.
+"""Plain fields completed without graphql-core's resolver machinery.
 
-A 100-activity footprint answers about 1,500 fields, nearly all of them plain attributes of
-the result objects (a line's kgCO2e, a factor's unit).  For each, graphql-core builds a resolve
-info, calls strawberry's resolver wrapper, which reads the attribute, and dispatches on the
-return type to coerce it.  For a field that strawberry declares with no resolver, no arguments
-and no extensions, and whose type is a scalar or enum, that comes to reading the attribute and
-calling the type's `coerce_output_value`, which `execute_field` here does directly, as
-graphql-core's `complete_leaf_value` would.  Anything else, and any value that is not simply
-coercible (None for a non-null field, an exception, an attribute that raises, a value the type
-refuses), goes through graphql-core's own `execute_field`, so errors, nulls and paths stay
-exactly graphql-core's.  The plans are made once per (type, field) and hold no value of any
-request.  graphql-core's `execute_field` is its own method, not a documented hook, so
-`available()` checks it is the one this was written for, and the schema uses this class only
-then.
+A 100-activity footprint answers about 1,800 fields, nearly all of them plain attributes of
+the result objects (a line's kgCO2e, its factor, the factor's unit).  For each, graphql-core
+builds a resolve info and calls strawberry's resolver wrapper, which builds its own info,
+converts the (absent) arguments and reads the attribute; then graphql-core completes the value
+through a chain of calls that dispatch on its type.  A field that strawberry declares with no
+resolver, no arguments and no extensions comes to reading the attribute, and `execute_field`
+here does that directly:
+
+* a scalar or enum field: read the attribute and call the type's `coerce_output_value`, as
+  graphql-core's `complete_leaf_value` does;
+* an object field (a type with no `is_type_of`, so no check to make on the value): read the
+  attribute and execute the sub-selection, as graphql-core's `complete_object_value` does;
+* any other plain field (a list): read the attribute and hand it to graphql-core's own
+  `complete_value`, which skips only the resolver call.
+
+A field with a resolver, arguments or extensions goes through graphql-core's own
+`execute_field`.  A plain field's attribute is read once, whatever its value; a value that is
+not simply one of the above (None for a non-null field, an exception, an awaitable, a value
+the type refuses) goes to graphql-core's own `complete_value` or `complete_awaitable_value`,
+and every error raised while reading or completing it (an attribute that raises, a non-null
+field below an object that is null) to graphql-core's own `handle_field_error`.  So data,
+nulls, errors and paths stay exactly graphql-core's; tests/test_plain_execution.py holds
+each of those cases.  Under `@defer` (a position context) every field goes to graphql-core.
+The plans are made once per (type, field) and hold no value of any request.  These are
+graphql-core's own methods, not documented hooks, so `available()` checks they are the ones
+this was written for, and the schema uses this class only then.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any, NamedTuple
 
-from graphql import GraphQLEnumType, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType
+from graphql import (
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+)
 from graphql.pyutils import Undefined
 
 try:
-    from graphql.execution.executor import Executor
+    from graphql.execution.executor import Executor, to_nodes
     from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext as _Base
 except ImportError:  # another graphql-core or strawberry: schema/__init__.py uses the default
     from graphql.execution import ExecutionContext as _Base  # type: ignore[attr-defined,no-redef]
 
     Executor = None  # type: ignore[assignment,misc]
+    to_nodes = None  # type: ignore[assignment]
 
-# (object type, field name) -> plan, or None for a field graphql-core completes itself.
-_PLANS: dict[tuple[GraphQLObjectType, str], Any] = {}
-_SIGNATURE = ["self", "parent_type", "source", "field_details_list", "path", "position_context"]
+
+class _Leaf(NamedTuple):
+    attribute: str
+    field: GraphQLField
+    coerce: Callable[[Any], Any]
+
+
+class _Object(NamedTuple):
+    attribute: str
+    field: GraphQLField
+    object_type: GraphQLObjectType
+
+
+class _Value(NamedTuple):
+    attribute: str
+    field: GraphQLField
+
+
+# (object type, field name) -> plan, or None for a field graphql-core executes itself.
+_PLANS: dict[tuple[GraphQLObjectType, str], _Leaf | _Object | _Value | None] = {}
+
+# The graphql-core 3.3 methods used here, with the parameters they are called with.
+_SIGNATURES = {
+    "execute_field": ["parent_type", "source", "field_details_list", "path", "position_context"],
+    "complete_value": [
+        "return_type",
+        "field_details_list",
+        "info",
+        "path",
+        "result",
+        "position_context",
+    ],
+    "complete_awaitable_value": [
+        "return_type",
+        "field_details_list",
+        "info",
+        "path",
+        "result",
+        "position_context",
+    ],
+    "collect_and_execute_subfields": [
+        "return_type",
+        "field_details_list",
+        "path",
+        "result",
+        "position_context",
+    ],
+    "handle_field_error": ["raw_error", "return_type", "field_details_list", "path"],
+    "build_resolve_info": ["field_def", "field_nodes", "parent_type", "path"],
+}
 
 
 def available() -> bool:
     """Whether the executor is graphql-core 3.3's, whose `execute_field` this one stands in
-    front of (same signature, not overridden by strawberry, leaves coerced as below)."""
-    import inspect
-
+    front of (same signature, not overridden by strawberry), with the methods it calls."""
     if Executor is None or not hasattr(Executor, "complete_leaf_value"):
         return False
-    method = _Base.execute_field
-    return (
-        method is Executor.execute_field
-        and list(inspect.signature(method).parameters) == _SIGNATURE
-    )
+    if _Base.execute_field is not Executor.execute_field:
+        return False
+    for name, parameters in _SIGNATURES.items():
+        method = getattr(_Base, name, None)
+        if method is None or list(inspect.signature(method).parameters)[1:] != parameters:
+            return False
+    return True
 
 
 class PlainFieldsExecution(_Base):
@@ -61,38 +130,72 @@ class PlainFieldsExecution(_Base):
         node = field_details_list[0].node
         # Strawberry always passes a manager; it wraps resolvers only if an extension resolves.
         manager = self.middleware_manager
-        if not node.arguments and (manager is None or not manager.middlewares):
-            plan = _plan(parent_type, node.name.value)
-            if plan is not None:
-                attribute, coerce, non_null = plan
-                try:
-                    value = getattr(source, attribute)
-                except Exception:  # noqa: BLE001  (graphql-core reports it, below)
-                    value = Undefined
-                plain = value is not Undefined and not isinstance(value, Exception)
-                if plain and value is not None:
-                    try:
-                        coerced = coerce(value)
-                    except Exception:  # noqa: BLE001  (graphql-core reports it, below)
-                        coerced = None
-                    if coerced is not None and coerced is not Undefined:
-                        return coerced
-                elif plain and not non_null:  # None for a nullable field
-                    return None
-        return super().execute_field(
-            parent_type, source, field_details_list, path, position_context
+        plan = (
+            _plan(parent_type, node.name.value)
+            if position_context is None
+            and not node.arguments
+            and (manager is None or not manager.middlewares)
+            else None
         )
+        if plan is None:
+            return super().execute_field(
+                parent_type, source, field_details_list, path, position_context
+            )
+        field_type = plan.field.type
+        # As graphql-core's execute_field, with the attribute read in place of the resolver.
+        try:
+            value = getattr(source, plan.attribute)
+            regular = value is not None and not isinstance(value, Exception)
+            if regular and isinstance(plan, _Leaf):
+                try:
+                    coerced = plan.coerce(value)
+                except Exception:  # noqa: BLE001  (graphql-core's completion below reports it)
+                    coerced = None
+                if coerced is not None and coerced is not Undefined:
+                    return coerced
+            if regular and isinstance(plan, _Object) and not self.is_awaitable(value):
+                completed = self.collect_and_execute_subfields(
+                    plan.object_type, field_details_list, path, value, None
+                )
+            elif value is None and not isinstance(field_type, GraphQLNonNull):
+                return None
+            else:  # a list, or anything irregular: graphql-core completes it
+                info = self.build_resolve_info(
+                    plan.field, to_nodes(field_details_list), parent_type, path
+                )
+                if self.is_awaitable(value):
+                    return self.complete_awaitable_value(
+                        field_type, field_details_list, info, path, value, None
+                    )
+                completed = self.complete_value(
+                    field_type, field_details_list, info, path, value, None
+                )
+        except Exception as raw_error:  # noqa: BLE001  (a field error, as graphql-core's)
+            self.handle_field_error(raw_error, field_type, field_details_list, path)
+            return None
+        if self.is_awaitable(completed):
+            return self._settled(completed, field_type, field_details_list, path)
+        return completed
+
+    async def _settled(
+        self, completed: Awaitable[Any], field_type: Any, field_details_list: Any, path: Any
+    ) -> Any:
+        try:
+            return await completed
+        except Exception as raw_error:  # noqa: BLE001  (a field error, as graphql-core's)
+            self.handle_field_error(raw_error, field_type, field_details_list, path)
+            return None
 
 
-def _plan(parent_type: GraphQLObjectType, name: str) -> Any:
+def _plan(parent_type: GraphQLObjectType, name: str) -> _Leaf | _Object | _Value | None:
     key = (parent_type, name)  # graphql-core's types hash by identity
     if key not in _PLANS:
         _PLANS[key] = _plan_of(parent_type, name)
     return _PLANS[key]
 
 
-def _plan_of(parent_type: GraphQLObjectType, name: str) -> Any:
-    """(attribute, coerce, non-null) for a plain scalar field of strawberry's, else None."""
+def _plan_of(parent_type: GraphQLObjectType, name: str) -> _Leaf | _Object | _Value | None:
+    """How to complete a plain field of strawberry's (an attribute, no resolver), else None."""
     field = parent_type.fields.get(name)
     if field is None or field.args:
         return None
@@ -103,11 +206,12 @@ def _plan_of(parent_type: GraphQLObjectType, name: str) -> Any:
         return None
     if getattr(definition, "default_resolver", None) is not getattr:
         return None
+    attribute = definition.python_name
     non_null = isinstance(field.type, GraphQLNonNull)
-    leaf = field.type.of_type if non_null else field.type
-    if not isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
-        return None
-    coerce = getattr(leaf, "coerce_output_value", None)
-    if coerce is None:
-        return None
-    return definition.python_name, coerce, non_null
+    inner = field.type.of_type if non_null else field.type
+    if isinstance(inner, GraphQLScalarType | GraphQLEnumType):
+        coerce = getattr(inner, "coerce_output_value", None)
+        return None if coerce is None else _Leaf(attribute, field, coerce)
+    if isinstance(inner, GraphQLObjectType) and inner.is_type_of is None:
+        return _Object(attribute, field, inner)
+    return _Value(attribute, field)

@@ -1,0 +1,163 @@
+"""schema/execution.py completes plain fields itself; every answer must stay graphql-core's.
+
+Each query runs on two schemas built from the same strawberry types, one executing with
+`PlainFieldsExecution` and one with strawberry's own execution context, over sources holding
+every irregular value a plain field can meet: null for a non-null field, a value the scalar
+refuses, an attribute that raises, an exception as the value, an awaitable, a list that is not
+one or holds a null for a non-null item, and async resolvers below plain objects that fail.
+The data and the errors (messages, paths, locations, in order) must be the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from typing import Any
+
+import pytest
+import strawberry
+from datachannels.schema import execution
+from datachannels.schema.execution import PlainFieldsExecution, _Leaf, _Object, _Value
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+
+@strawberry.enum
+class Colour(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@strawberry.type
+class Leafy:
+    number: int
+    maybe: int | None
+    colour: Colour
+
+    @strawberry.field
+    async def later(self) -> int:
+        if getattr(self, "fail_later", False):
+            raise ValueError("later failed")
+        return self.number
+
+
+@strawberry.type
+class Inner:
+    name: str
+    leafy: Leafy
+    maybe_leafy: Leafy | None
+    leafies: list[Leafy]
+    maybe_leafies: list[Leafy | None] | None
+
+
+class Source:
+    """Stands in for a strawberry type's instance: any attribute, any value."""
+
+    def __init__(self, **values: Any) -> None:
+        self.__dict__.update(values)
+
+
+class Raising(Source):
+    @property
+    def leafy(self) -> Any:
+        raise RuntimeError("the attribute raised")
+
+    @property
+    def name(self) -> Any:
+        raise RuntimeError("the name raised")
+
+
+class Awaiting(Source):
+    @property
+    def leafy(self) -> Any:
+        async def later() -> Any:
+            return good_leafy(5)
+
+        return later()
+
+
+def good_leafy(n: int, **overrides: Any) -> Source:
+    return Source(**{"number": n, "maybe": None, "colour": Colour.RED, **overrides})
+
+
+def inner(**overrides: Any) -> Source:
+    values = {
+        "name": "ok",
+        "leafy": good_leafy(1),
+        "maybe_leafy": None,
+        "leafies": [good_leafy(2), good_leafy(3, maybe=4, colour=Colour.BLUE)],
+        "maybe_leafies": None,
+    }
+    return Source(**{**values, **overrides})
+
+
+def sources() -> list[Any]:
+    return [
+        inner(),
+        inner(leafy=good_leafy(None)),  # null for a non-null scalar, two objects down
+        inner(leafy=good_leafy("x")),  # a value Int refuses
+        inner(leafy=good_leafy(1, colour="green")),  # not an enum member
+        inner(maybe_leafy=good_leafy(None)),  # bubbles to a nullable object
+        inner(maybe_leafy=ValueError("an exception as the value")),
+        inner(leafy=None),
+        inner(leafies=None),
+        inner(leafies=[good_leafy(1), None]),
+        inner(leafies=7),  # not a list
+        inner(maybe_leafies=[None, good_leafy(None), good_leafy(2)]),
+        inner(leafy=good_leafy(3, fail_later=True)),
+        inner(maybe_leafy=good_leafy(3, fail_later=True)),
+        inner(leafies=[good_leafy(1, fail_later=True), good_leafy(2)]),
+        Raising(**{k: v for k, v in vars(inner()).items() if k not in ("leafy", "name")}),
+        Awaiting(**{k: v for k, v in vars(inner()).items() if k != "leafy"}),
+        None,
+    ]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def inners(self) -> list[Inner | None]:
+        return sources()
+
+    @strawberry.field
+    async def first(self) -> Inner:
+        return sources()[1]  # its non-null leafy fails: the error reaches the root
+
+
+QUERIES = [
+    "{ inners { name leafy { number maybe colour } maybeLeafy { number } } }",
+    "{ inners { leafies { number colour } maybeLeafies { number maybe } } }",
+    "{ inners { leafy { later } maybeLeafy { later } leafies { later number } } }",
+    "{ inners { __typename a: name b: name leafy { __typename n: number number } } }",
+    "query($s: Boolean!) { inners { name @skip(if: $s) leafy @include(if: $s) { number } } }",
+    "fragment L on Leafy { number colour } { inners { leafy { ...L } leafies { ...L maybe } } }",
+    "{ inners { ... on Inner { maybeLeafy { ... on Leafy { maybe } } } } }",
+    "{ first { name leafy { number } } }",
+]
+
+
+def _answers(cls: type | None) -> list[tuple[Any, list[Any]]]:
+    schema = strawberry.Schema(query=Query, execution_context_class=cls)
+    out = []
+    for query in QUERIES:
+        result = asyncio.run(schema.execute(query, variable_values={"s": True}))
+        out.append((result.data, [error.formatted for error in result.errors or []]))
+    return out
+
+
+@pytest.mark.skipif(not execution.available(), reason="another graphql-core than 3.3")
+def test_every_irregular_plain_value_answers_as_graphql_core_would() -> None:
+    direct = _answers(PlainFieldsExecution)
+    general = _answers(StrawberryGraphQLCoreExecutionContext)
+    for query, mine, theirs in zip(QUERIES, direct, general, strict=True):
+        assert mine == theirs, query
+    messages = {e["message"] for _, errors in general for e in errors}
+    # The irregular values were really met (the comparison is not of two clean answers).
+    assert any("Cannot return null for non-nullable field" in m for m in messages)
+    assert any("Int cannot represent" in m for m in messages)
+    assert {"the attribute raised", "an exception as the value", "later failed"} <= messages
+    # And the plain path really ran for each kind of field.
+    kinds = {
+        (kind.name, name): type(plan) for (kind, name), plan in execution._PLANS.items() if plan
+    }
+    assert kinds[("Inner", "leafy")] is _Object and kinds[("Leafy", "number")] is _Leaf
+    assert kinds[("Inner", "leafies")] is _Value and ("Leafy", "later") not in kinds

@@ -5,8 +5,9 @@ the result objects (a line's kgCO2e, its factor, the factor's unit).  For each, 
 builds a resolve info and calls strawberry's resolver wrapper, which builds its own info,
 converts the (absent) arguments and reads the attribute; then graphql-core completes the value
 through a chain of calls that dispatch on its type.  A field that strawberry declares with no
-resolver, no arguments and no extensions comes to reading the attribute, and `execute_field`
-here does that directly:
+resolver, no arguments and no extensions comes to reading the attribute, and this class does
+that directly (`execute_fields` for the scalars, in its loop over a selection; `execute_field`
+for the rest):
 
 * a scalar or enum field: read the attribute and call the type's `coerce_output_value`, as
   graphql-core's `complete_leaf_value` does;
@@ -41,7 +42,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLScalarType,
 )
-from graphql.pyutils import Undefined
+from graphql.pyutils import Path, Undefined, gather_with_cancel
 
 try:
     from graphql.execution.executor import Executor, to_nodes
@@ -75,6 +76,14 @@ _PLANS: dict[tuple[GraphQLObjectType, str], _Leaf | _Object | _Value | None] = {
 
 # The graphql-core 3.3 methods used here, with the parameters they are called with.
 _SIGNATURES = {
+    "execute_fields": [
+        "parent_type",
+        "source_value",
+        "path",
+        "grouped_field_set",
+        "position_context",
+    ],
+    "settle_in_background": ["awaitables"],
     "execute_field": ["parent_type", "source", "field_details_list", "path", "position_context"],
     "complete_value": [
         "return_type",
@@ -105,12 +114,14 @@ _SIGNATURES = {
 
 
 def available() -> bool:
-    """Whether the executor is graphql-core 3.3's, whose `execute_field` this one stands in
-    front of (same signature, not overridden by strawberry), with the methods it calls."""
+    """Whether the executor is graphql-core 3.3's, whose `execute_fields` and `execute_field`
+    this one stands in front of (not overridden by strawberry), with the methods it calls and
+    the parameters it calls them with."""
     if Executor is None or not hasattr(Executor, "complete_leaf_value"):
         return False
-    if _Base.execute_field is not Executor.execute_field:
-        return False
+    for name in ("execute_field", "execute_fields"):  # the ones stood in front of
+        if getattr(_Base, name) is not getattr(Executor, name):
+            return False
     for name, parameters in _SIGNATURES.items():
         method = getattr(_Base, name, None)
         if method is None or list(inspect.signature(method).parameters)[1:] != parameters:
@@ -119,6 +130,82 @@ def available() -> bool:
 
 
 class PlainFieldsExecution(_Base):
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Any,
+        grouped_field_set: Any,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's execute_fields, with a plain scalar field's value coerced in the loop:
+        no path, no call and no awaitable check for the fields most answers are made of."""
+        if position_context is not None or self._wrapped():
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        results: dict[str, Any] = {}
+        pending: list[str] = []
+        try:
+            for name, field_details_list in grouped_field_set.items():
+                node = field_details_list[0].node
+                plan = None if node.arguments else _plan(parent_type, node.name.value)
+                if type(plan) is _Leaf:
+                    try:
+                        value = getattr(source_value, plan.attribute)
+                    except Exception as raw_error:  # noqa: BLE001  (a field error, as graphql-core's)
+                        self.handle_field_error(
+                            raw_error,
+                            plan.field.type,
+                            field_details_list,
+                            Path(path, name, parent_type.name),
+                        )
+                        results[name] = None
+                        continue
+                    if value is not None and not isinstance(value, Exception):
+                        try:
+                            coerced = plan.coerce(value)
+                        except Exception:  # noqa: BLE001  (graphql-core's completion reports it)
+                            coerced = None
+                        if coerced is not None and coerced is not Undefined:
+                            results[name] = coerced
+                            continue
+                    result = self._completed(
+                        plan,
+                        value,
+                        parent_type,
+                        field_details_list,
+                        Path(path, name, parent_type.name),
+                    )
+                else:
+                    result = self.execute_field(
+                        parent_type,
+                        source_value,
+                        field_details_list,
+                        Path(path, name, parent_type.name),
+                        None,
+                    )
+                    if result is Undefined:
+                        continue
+                results[name] = result
+                if self.is_awaitable(result):
+                    pending.append(name)
+        except Exception:
+            if pending:  # settle what other fields started, as graphql-core does
+                self.settle_in_background([results[name] for name in pending])
+            raise
+        if not pending:
+            return results
+        return self._gathered(results, pending)
+
+    async def _gathered(self, results: dict[str, Any], pending: list[str]) -> dict[str, Any]:
+        if len(pending) == 1:
+            results[pending[0]] = await results[pending[0]]
+        else:
+            done = await gather_with_cancel(*(results[name] for name in pending))
+            results.update(zip(pending, done, strict=True))
+        return results
+
     def execute_field(
         self,
         parent_type: GraphQLObjectType,
@@ -128,23 +215,40 @@ class PlainFieldsExecution(_Base):
         position_context: Any,
     ) -> Any:
         node = field_details_list[0].node
-        # Strawberry always passes a manager; it wraps resolvers only if an extension resolves.
-        manager = self.middleware_manager
         plan = (
             _plan(parent_type, node.name.value)
-            if position_context is None
-            and not node.arguments
-            and (manager is None or not manager.middlewares)
+            if position_context is None and not node.arguments and not self._wrapped()
             else None
         )
         if plan is None:
             return super().execute_field(
                 parent_type, source, field_details_list, path, position_context
             )
-        field_type = plan.field.type
         # As graphql-core's execute_field, with the attribute read in place of the resolver.
         try:
             value = getattr(source, plan.attribute)
+        except Exception as raw_error:  # noqa: BLE001  (a field error, as graphql-core's)
+            self.handle_field_error(raw_error, plan.field.type, field_details_list, path)
+            return None
+        return self._completed(plan, value, parent_type, field_details_list, path)
+
+    def _wrapped(self) -> bool:
+        """Whether resolvers are wrapped (strawberry always passes a manager; it holds
+        middleware only when an extension resolves), so every field must be resolved."""
+        manager = self.middleware_manager
+        return manager is not None and bool(manager.middlewares)
+
+    def _completed(
+        self,
+        plan: _Leaf | _Object | _Value,
+        value: Any,
+        parent_type: GraphQLObjectType,
+        field_details_list: Any,
+        path: Any,
+    ) -> Any:
+        """A plain field's value completed, as graphql-core completes a resolver's result."""
+        field_type = plan.field.type
+        try:
             regular = value is not None and not isinstance(value, Exception)
             if regular and isinstance(plan, _Leaf):
                 try:

@@ -187,6 +187,14 @@ def test_aliased_footprints_and_literal_lists_count_every_activity(
         "query($e: [ElectricityActivity!]) { footprint(input: {electricity: $e}) { totalKgCO2e } }"
     )
     _refused_before_running(capped, mixed, wallet, {"e": [ELECTRICITY] * 7})
+    in_fragments = (
+        "query($i: FootprintInput!) { ...F ... on Query { b: footprint(input: $i) "
+        "{ totalKgCO2e } } } fragment F on Query { a: footprint(input: $i) { totalKgCO2e } }"
+    )
+    error = _refused_before_running(
+        capped, in_fragments, wallet, {"i": {"electricity": [ELECTRICITY] * 4}}
+    )
+    assert "asks for 8 activities" in error["message"]
 
 
 def test_a_publish_over_the_bound_writes_nothing(capped: TestClient, data_dir: Path):

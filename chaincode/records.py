@@ -82,6 +82,28 @@ def fold_text(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
+def _needed_words(folded: Mapping[str, str]) -> tuple[str, ...]:
+    """The words of folded `matches` values that a matching record's text must hold as they are.
+
+    canonical_json writes non-ASCII characters unescaped, so a payload string appears in the
+    stored text as it is unless it holds a character JSON escapes (a quote, a backslash, a
+    control character); words holding one are left out, and the decoded payload decides."""
+    return tuple(
+        word
+        for value in folded.values()
+        for word in value.split(" ")
+        if word and not any(c in '"\\' or ord(c) < 0x20 for c in word)
+    )
+
+
+def _may_match(text: str, needed: tuple[str, ...]) -> bool:
+    """False only for a stored record whose `matches` fields cannot equal the asked values:
+    case folding maps each character on its own, so a word of the folded field is in the
+    folded text."""
+    folded = text.casefold()
+    return all(word in folded for word in needed)
+
+
 def record_key(kind: str, attributes: Iterable[str]) -> str:
     """The public key of a record: its kind and attributes joined by `/`."""
     return "/".join((kind, *attributes))
@@ -734,6 +756,8 @@ class SourceChannelContract(ChannelContract):
             if not all(isinstance(v, str) for v in condition.values()):
                 raise bad_input(f"{label} values must be strings")
         folded = {name: fold_text(text) for name, text in matches.items()}
+        # Words every matching record's stored text holds, case folded (see _may_match).
+        needed = _needed_words(folded)
         stub = ctx.get_stub()
         records: list[_Stored] = []
         # aclosing: a scan stopped early closes its iterator now, inside this transaction.
@@ -741,6 +765,8 @@ class SourceChannelContract(ChannelContract):
             async for state_key, text in stored:
                 key = record_key(kind, stub.split_composite_key(state_key)[1])
                 if not include_superseded and key in superseded:
+                    continue
+                if needed and not _may_match(text, needed):
                     continue
                 if where or starts or folded:  # only then is the stored text decoded
                     payload = parse_json_argument("state", text)["payload"]

@@ -298,7 +298,10 @@ def test_a_read_answer_is_canonical_json_though_records_are_passed_on_undecoded(
 def test_matches_compares_text_ignoring_case_and_spacing(put, read):
     second = copy.deepcopy(CAMX)
     second["payload"].update(region="ERCT", region_name="ERCOT  All")
-    put("utility", [CAMX, second])
+    # Characters JSON escapes, and ones whose case folding changes their length.
+    third = copy.deepcopy(CAMX)
+    third["payload"].update(region="NWPP", region_name='Nord "Straße" \\ ΣΟΦΟΣ')
+    put("utility", [CAMX, second, third])
 
     def keys(condition: dict) -> list[str]:
         answer = read(
@@ -315,6 +318,10 @@ def test_matches_compares_text_ignoring_case_and_spacing(put, read):
         "grid_rate/egrid_subregion/CAMX/2023"
     ]
     assert keys({"region_name": "ercot"}) == []  # whole text, not a part of it
+    assert keys({"region_name": 'nord "STRASSE" \\  σοφος'}) == [
+        "grid_rate/egrid_subregion/NWPP/2023"
+    ]
+    assert keys({"region_name": 'nord "strasse" / σοφος'}) == []
     assert keys({"year": "2023"}) == []  # a number never matches text
     assert keys({"year": 2023}) == "BAD_INPUT"
     assert keys({"colour": "red"}) == "BAD_INPUT"

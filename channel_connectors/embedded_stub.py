@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from fabric_chaincode_python.fabric_shim.utils import (
     COMPOSITEKEY_NS,
     MIN_UNICODE_RUNE_VALUE,
     validate_composite_key_attribute,
 )
-from fabric_protos.ledger.queryresult import kv_query_result_pb2
 from fabric_protos.ledger.rwset import rwset_pb2
 from fabric_protos.ledger.rwset.kvrwset import kv_rwset_pb2
 from fabric_protos.peer import chaincode_event_pb2
@@ -31,22 +31,50 @@ StateGet = Callable[[str], tuple[bytes, Version] | None]
 StateRange = Callable[[str, str], Iterator[tuple[str, bytes, Version]]]
 
 
+class _Row(NamedTuple):
+    """One range result, as the contracts read the shim's `KV` (its key and value)."""
+
+    key: str
+    value: bytes
+
+
 class _KVIterator:
     """An async iterator over range results, like the shim's StateQueryIterator."""
 
-    def __init__(self, items: list[kv_query_result_pb2.KV]) -> None:
-        self._items = items
+    def __init__(self, rows: list[_Row]) -> None:
+        self._rows = iter(rows)
 
     def __aiter__(self) -> _KVIterator:
         return self
 
-    async def __anext__(self) -> kv_query_result_pb2.KV:
-        if not self._items:
+    async def __anext__(self) -> _Row:
+        row = next(self._rows, None)
+        if row is None:
             raise StopAsyncIteration
-        return self._items.pop(0)
+        return row
 
     async def aclose(self) -> None:
-        self._items = []
+        self._rows = iter(())
+
+
+@dataclass(frozen=True)
+class _RangeRead:
+    """A range query as read, for the read/write set: made a `RangeQueryInfo` only if one is
+    built (an evaluate builds none, and a large range would cost three messages a row)."""
+
+    start: str
+    end: str
+    reads: list[tuple[str, Version]]
+
+    def message(self) -> kv_rwset_pb2.RangeQueryInfo:
+        return kv_rwset_pb2.RangeQueryInfo(
+            start_key=self.start,
+            end_key=self.end,
+            itr_exhausted=True,
+            raw_reads=kv_rwset_pb2.QueryReads(
+                kv_reads=[kv_rwset_pb2.KVRead(key=k, version=_version(v)) for k, v in self.reads]
+            ),
+        )
 
 
 @dataclass
@@ -58,7 +86,7 @@ class EmbeddedStub:
     namespace: str
     reads: dict[str, Version | None] = field(default_factory=dict)
     writes: dict[str, bytes | None] = field(default_factory=dict)
-    range_queries: list[kv_rwset_pb2.RangeQueryInfo] = field(default_factory=list)
+    range_queries: list[_RangeRead] = field(default_factory=list)
     events: list[chaincode_event_pb2.ChaincodeEvent] = field(default_factory=list)
 
     # -- what the transaction is
@@ -108,19 +136,12 @@ class EmbeddedStub:
         return self._range(prefix, prefix + "\U0010ffff")
 
     def _range(self, start: str, end: str) -> _KVIterator:
-        items, reads = [], []
+        rows, reads = [], []
         for key, value, version in self.state_range(start, end):
-            items.append(kv_query_result_pb2.KV(namespace=self.namespace, key=key, value=value))
-            reads.append(kv_rwset_pb2.KVRead(key=key, version=_version(version)))
-        self.range_queries.append(
-            kv_rwset_pb2.RangeQueryInfo(
-                start_key=start,
-                end_key=end,
-                itr_exhausted=True,
-                raw_reads=kv_rwset_pb2.QueryReads(kv_reads=reads),
-            )
-        )
-        return _KVIterator(items)
+            rows.append(_Row(key, value))
+            reads.append((key, version))
+        self.range_queries.append(_RangeRead(start, end, reads))
+        return _KVIterator(rows)
 
     # -- keys
     def create_composite_key(self, object_type: str, attributes: list[str]) -> str:
@@ -155,7 +176,7 @@ class EmbeddedStub:
                 kv_rwset_pb2.KVRead(key=k, version=_version(v))
                 for k, v in sorted(self.reads.items())
             ],
-            range_queries_info=self.range_queries,
+            range_queries_info=[query.message() for query in self.range_queries],
             writes=[
                 kv_rwset_pb2.KVWrite(key=k, is_delete=v is None, value=v or b"")
                 for k, v in sorted(self.writes.items())

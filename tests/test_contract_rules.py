@@ -325,3 +325,35 @@ def test_matches_compares_text_ignoring_case_and_spacing(put, read):
     assert keys({"year": "2023"}) == []  # a number never matches text
     assert keys({"year": 2023}) == "BAD_INPUT"
     assert keys({"colour": "red"}) == "BAD_INPUT"
+
+
+def test_a_range_read_is_in_the_read_write_set_with_each_key_and_version():
+    """What a transaction's range query read goes into its read/write set as Fabric's
+    RangeQueryInfo (each key at the version read), though an evaluate never builds one."""
+    from datachannels.chaincode.shim import run_to_completion
+    from datachannels.channel_connectors.embedded_stub import EmbeddedStub
+    from fabric_protos.ledger.rwset import rwset_pb2
+    from fabric_protos.ledger.rwset.kvrwset import kv_rwset_pb2
+
+    state = {"\x00rate\x00a\x00": (b'{"n":1}', (3, 0)), "\x00rate\x00b\x00": (b'{"n":2}', (5, 1))}
+
+    def state_range(start: str, end: str):
+        return iter(
+            [(k, v, version) for k, (v, version) in sorted(state.items()) if start <= k < end]
+        )
+
+    stub = EmbeddedStub("utility", None, state.get, state_range, "utility")  # type: ignore[arg-type]
+
+    async def scan() -> list[tuple[str, bytes]]:
+        rows = await stub.get_state_by_partial_composite_key("rate", [])
+        return [(row.key, row.value) async for row in rows]
+
+    assert run_to_completion(scan()) == [(k, v) for k, (v, _) in sorted(state.items())]
+    written = rwset_pb2.TxReadWriteSet.FromString(stub.read_write_set())
+    [query] = kv_rwset_pb2.KVRWSet.FromString(written.ns_rwset[0].rwset).range_queries_info
+    assert (query.start_key, query.end_key) == ("\x00rate\x00", "\x00rate\x00\U0010ffff")
+    assert query.itr_exhausted
+    assert [(r.key, r.version.block_num, r.version.tx_num) for r in query.raw_reads.kv_reads] == [
+        ("\x00rate\x00a\x00", 3, 0),
+        ("\x00rate\x00b\x00", 5, 1),
+    ]

@@ -1,9 +1,12 @@
 """Throughput: the gateway beside bare graphql-core and plain Starlette, in one run.
 
-Run: python bench/throughput.py [--duration S] [--connections C] [--memory S] [--skip-scale]
+Run: python bench/throughput.py [--duration S] [--rounds N] [--connections C] [--memory S]
+                               [--skip-scale] [--fabric]
 
 Needs `wrk` (Debian: `apt-get install wrk`).  On a fresh data dir in a temporary directory it
-serves, one after another on loopback ports, each with uvicorn and one worker:
+serves three servers at once on loopback ports, each with uvicorn and one worker, and they take
+turns under the same load, body by body, for --rounds rounds (a drift of the machine's speed
+then hits all three alike):
 
 * the gateway (`datachannels serve`, the embedded default);
 * **bare graphql-core**: the gateway's own schema (printed to SDL and built again by
@@ -14,7 +17,10 @@ serves, one after another on loopback ports, each with uvicorn and one worker:
 
 For the README footprint (docs/examples/footprint.json, 4 activities) and for 100 activities
 over four channels, `wrk -t1 -cC -dS` posts the same body to each; a response that is not 200 or
-holds "errors" is counted and fails the run.  Then it prints the connector calls per footprint
+holds "errors" is counted and fails the run.  Each round's ratio is printed, with the
+gateway's time per request and the part of it spent in channel calls (its /metrics
+histogram; on the embedded default the ledger and the contracts run inline in the gateway
+process), then each body's median ratio.  Then it prints the connector calls per footprint
 (from the gateway's /metrics), the RPS of `serve --workers 2` against one worker, and RSS of
 one worker after C=32 connections for --memory seconds against after its first 5 s.  Between
 them, the signature floor: the P-256 signs and verifies one footprint makes (counted with
@@ -23,7 +29,8 @@ cProfile in-process), timed here, and the best ratio that floor leaves.
 Targets (issue 15): gateway >= 0.5x bare graphql-core for both bodies; one connector call per
 channel, plus one when provenance { blockNumber } is asked (printed for a fresh gateway's first
 footprint and for a later one); 2 workers >= 1.8x one; RSS within
-10 %.  The Fabric figure (gateway CPU per footprint) is bench/fabric_latency.py's.
+10 %; with --fabric, then bench/fabric_latency.py, whose last line is the gateway's CPU per
+four-channel footprint on a local Fabric network (target <= 2 ms).
 """
 
 from __future__ import annotations
@@ -350,6 +357,11 @@ def main() -> None:
     parser.add_argument("--memory", type=float, default=60, help="seconds of the RSS run (0: no)")
     parser.add_argument("--skip-scale", action="store_true", help="no 2-worker run")
     parser.add_argument("--rounds", type=int, default=3, help="turns of the three servers")
+    parser.add_argument(
+        "--fabric",
+        action="store_true",
+        help="then bench/fabric_latency.py on a local Fabric network (about two minutes)",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("bench/throughput.py needs wrk: apt-get install wrk")
@@ -489,6 +501,14 @@ def main() -> None:
             f"{args.memory:g} s more: {100 * (late - early) / early:+.1f} % (target within 10 %)"
         )
     shutil.rmtree(work, ignore_errors=True)
+    if args.fabric:
+        # Target 4, the gateway's CPU per four-channel footprint on Fabric, in its own process:
+        # it brings a local network up and down (network/README.md).
+        print("\nbench/fabric_latency.py --rounds 50:", flush=True)
+        subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "fabric_latency.py"), "--rounds", "50"],
+            check=True,
+        )
 
 
 def _serve_baseline(mode: str, answers: str, port: str) -> None:

@@ -195,8 +195,8 @@ def make_schema(introspection: bool = True) -> strawberry.Schema:
     return _Schema(
         query=Query,
         mutation=Mutation,
-        # Plain scalar fields completed directly (schema/execution.py), where graphql-core's
-        # executor is the one it was written for.
+        # Plain fields (no resolver) completed directly (schema/execution.py), where
+        # graphql-core's executor is the one it was written for.
         execution_context_class=PlainFieldsExecution if execution_available() else None,
         extensions=[
             # First in, so last out: it sees the errors as the extensions below left them.

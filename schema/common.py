@@ -31,8 +31,8 @@ class Provenance:
     )
 
     @strawberry.field(
-        description="The block holding the transaction; costs one batched ledger lookup per "
-        "channel.",
+        description="The block holding the transaction: known at once for transactions the "
+        "gateway has seen, else one batched ledger lookup per channel.",
         graphql_type=int | None,
     )
     def block_number(self, info: Info) -> int | None | Awaitable[int | None]:

@@ -5,12 +5,13 @@ the result objects (a line's kgCO2e, its factor, the factor's unit).  For each, 
 builds a resolve info and calls strawberry's resolver wrapper, which builds its own info,
 converts the (absent) arguments and reads the attribute; then graphql-core completes the value
 through a chain of calls that dispatch on its type.  A field that strawberry declares with no
-resolver, no arguments and no extensions comes to reading the attribute, and this class does
-that directly (`execute_fields` for the scalars, in its loop over a selection; `execute_field`
-for the rest):
+resolver, no arguments, no extensions and no exception handlers (strawberry's bare
+`_get_basic_result`) comes to reading the attribute, and this class does that directly
+(`execute_fields` for the scalars, in its loop over a selection; `execute_field` for the rest):
 
 * a scalar or enum field: read the attribute and call the type's `coerce_output_value`, as
-  graphql-core's `complete_leaf_value` does;
+  graphql-core's `complete_leaf_value` does (in the loop only for a str, int, float or bool:
+  an enum member, an awaitable or graphql-core's Undefined goes the longer way below);
 * an object field (a type with no `is_type_of`, so no check to make on the value): read the
   attribute and execute the sub-selection, as graphql-core's `complete_object_value` does;
 * any other plain field (a list): read the attribute and hand it to graphql-core's own
@@ -18,15 +19,16 @@ for the rest):
 
 A field with a resolver, arguments or extensions goes through graphql-core's own
 `execute_field`.  A plain field's attribute is read once, whatever its value; a value that is
-not simply one of the above (None for a non-null field, an exception, an awaitable, a value
-the type refuses) goes to graphql-core's own `complete_value` or `complete_awaitable_value`,
-and every error raised while reading or completing it (an attribute that raises, a non-null
-field below an object that is null) to graphql-core's own `handle_field_error`.  So data,
-nulls, errors and paths stay exactly graphql-core's; tests/test_plain_execution.py holds
-each of those cases.  Under `@defer` (a position context) every field goes to graphql-core.
-The plans are made once per (type, field) and hold no value of any request.  These are
-graphql-core's own methods, not documented hooks, so `available()` checks they are the ones
-this was written for, and the schema uses this class only then.
+not simply one of the above (None or Undefined for a non-null field, an exception, an
+awaitable, a value the type refuses) goes to graphql-core's own `complete_value` or
+`complete_awaitable_value`, and every error raised while reading or completing it (an
+attribute that raises, a non-null field below an object that is null) to graphql-core's own
+`handle_field_error`.  So data, nulls, errors and paths stay exactly graphql-core's;
+tests/test_plain_execution.py holds each of those cases.  Under `@defer` (a position context)
+every field goes to graphql-core.  The plans are made once per schema, type and field, and
+hold no value of any request.  These are graphql-core's own methods, not documented hooks, so
+`available()` checks they are the ones this was written for, and the schema uses this class
+only then.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLScalarType,
+    GraphQLSchema,
 )
 from graphql.pyutils import Path, Undefined, gather_with_cancel
 
@@ -71,8 +74,28 @@ class _Value(NamedTuple):
     field: GraphQLField
 
 
-# (object type, field name) -> plan, or None for a field graphql-core executes itself.
-_PLANS: dict[tuple[GraphQLObjectType, str], _Leaf | _Object | _Value | None] = {}
+_Plan = _Leaf | _Object | _Value | None
+_Plans = dict[tuple[GraphQLObjectType, str], _Plan]
+
+# Per schema, (object type, field name) -> plan, or None for a field graphql-core executes
+# itself.  Kept on the GraphQLSchema itself (graphql-core keeps its own caches there too), so
+# the plans live exactly as long as the schema: strawberry's types refer back to their schema,
+# so a cache kept anywhere else, even weakly keyed, would keep every schema alive.
+_PLANS_ATTRIBUTE = "_datachannels_plain_plans"
+
+
+def plans_of(schema: GraphQLSchema) -> _Plans:
+    """The plans made so far for `schema` (empty before its first execution)."""
+    plans: _Plans | None = schema.__dict__.get(_PLANS_ATTRIBUTE)
+    if plans is None:
+        plans = {}
+        setattr(schema, _PLANS_ATTRIBUTE, plans)
+    return plans
+
+
+# Values a scalar's coercion is tried on in the selection loop; any other (an enum member, an
+# awaitable, graphql-core's Undefined) is completed by `_completed`.
+_BUILTIN_SCALARS = frozenset((str, int, float, bool))
 
 # The graphql-core 3.3 methods used here, with the parameters they are called with.
 _SIGNATURES = {
@@ -130,6 +153,10 @@ def available() -> bool:
 
 
 class PlainFieldsExecution(_Base):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plans = plans_of(self.schema)
+
     def execute_fields(
         self,
         parent_type: GraphQLObjectType,
@@ -149,7 +176,7 @@ class PlainFieldsExecution(_Base):
         try:
             for name, field_details_list in grouped_field_set.items():
                 node = field_details_list[0].node
-                plan = None if node.arguments else _plan(parent_type, node.name.value)
+                plan = None if node.arguments else self._plan(parent_type, node.name.value)
                 if type(plan) is _Leaf:
                     try:
                         value = getattr(source_value, plan.attribute)
@@ -162,7 +189,8 @@ class PlainFieldsExecution(_Base):
                         )
                         results[name] = None
                         continue
-                    if value is not None and not isinstance(value, Exception):
+                    tried = type(value) in _BUILTIN_SCALARS
+                    if tried:
                         try:
                             coerced = plan.coerce(value)
                         except Exception:  # noqa: BLE001  (graphql-core's completion reports it)
@@ -176,6 +204,7 @@ class PlainFieldsExecution(_Base):
                         parent_type,
                         field_details_list,
                         Path(path, name, parent_type.name),
+                        coerce=not tried,
                     )
                 else:
                     result = self.execute_field(
@@ -216,7 +245,7 @@ class PlainFieldsExecution(_Base):
     ) -> Any:
         node = field_details_list[0].node
         plan = (
-            _plan(parent_type, node.name.value)
+            self._plan(parent_type, node.name.value)
             if position_context is None and not node.arguments and not self._wrapped()
             else None
         )
@@ -232,6 +261,13 @@ class PlainFieldsExecution(_Base):
             return None
         return self._completed(plan, value, parent_type, field_details_list, path)
 
+    def _plan(self, parent_type: GraphQLObjectType, name: str) -> _Plan:
+        key = (parent_type, name)  # graphql-core's types hash by identity
+        plans = self._plans
+        if key not in plans:
+            plans[key] = _plan_of(parent_type, name)
+        return plans[key]
+
     def _wrapped(self) -> bool:
         """Whether resolvers are wrapped (strawberry always passes a manager; it holds
         middleware only when an extension resolves), so every field must be resolved."""
@@ -245,25 +281,29 @@ class PlainFieldsExecution(_Base):
         parent_type: GraphQLObjectType,
         field_details_list: Any,
         path: Any,
+        coerce: bool = True,
     ) -> Any:
-        """A plain field's value completed, as graphql-core completes a resolver's result."""
+        """A plain field's value completed, as graphql-core completes a resolver's result
+        (`coerce=False`: a scalar's coercion was tried already and refused the value)."""
         field_type = plan.field.type
         try:
-            regular = value is not None and not isinstance(value, Exception)
-            if regular and isinstance(plan, _Leaf):
+            absent = value is None or value is Undefined  # both complete to null
+            regular = not (absent or isinstance(value, Exception) or self.is_awaitable(value))
+            completed: Any = Undefined
+            if absent and not isinstance(field_type, GraphQLNonNull):
+                return None
+            if regular and isinstance(plan, _Leaf) and coerce:
                 try:
                     coerced = plan.coerce(value)
                 except Exception:  # noqa: BLE001  (graphql-core's completion below reports it)
                     coerced = None
                 if coerced is not None and coerced is not Undefined:
                     return coerced
-            if regular and isinstance(plan, _Object) and not self.is_awaitable(value):
+            elif regular and isinstance(plan, _Object):
                 completed = self.collect_and_execute_subfields(
                     plan.object_type, field_details_list, path, value, None
                 )
-            elif value is None and not isinstance(field_type, GraphQLNonNull):
-                return None
-            else:  # a list, or anything irregular: graphql-core completes it
+            if completed is Undefined:  # a list, or anything irregular: graphql-core completes it
                 info = self.build_resolve_info(
                     plan.field, to_nodes(field_details_list), parent_type, path
                 )
@@ -291,14 +331,7 @@ class PlainFieldsExecution(_Base):
             return None
 
 
-def _plan(parent_type: GraphQLObjectType, name: str) -> _Leaf | _Object | _Value | None:
-    key = (parent_type, name)  # graphql-core's types hash by identity
-    if key not in _PLANS:
-        _PLANS[key] = _plan_of(parent_type, name)
-    return _PLANS[key]
-
-
-def _plan_of(parent_type: GraphQLObjectType, name: str) -> _Leaf | _Object | _Value | None:
+def _plan_of(parent_type: GraphQLObjectType, name: str) -> _Plan:
     """How to complete a plain field of strawberry's (an attribute, no resolver), else None."""
     field = parent_type.fields.get(name)
     if field is None or field.args:
@@ -306,7 +339,12 @@ def _plan_of(parent_type: GraphQLObjectType, name: str) -> _Leaf | _Object | _Va
     definition = (field.extensions or {}).get("strawberry-definition")
     if definition is None or not getattr(definition, "is_basic_field", False):
         return None
-    if not getattr(field.resolve, "_is_default", False) or definition.is_async:
+    # Strawberry's resolver for a basic field with nothing around it (no exception handlers,
+    # which turn some exceptions into a union member, and no extensions).
+    resolve = field.resolve
+    if not getattr(resolve, "_is_default", False) or definition.is_async:
+        return None
+    if getattr(resolve, "__name__", "") != "_get_basic_result":
         return None
     if getattr(definition, "default_resolver", None) is not getattr:
         return None

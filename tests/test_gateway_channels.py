@@ -592,7 +592,7 @@ def test_plain_fields_completed_directly_answer_as_graphql_core_would(data_dir):
     direct, general = answers.values()
     assert direct == general
     assert any(b'"errors"' in answer for answer in direct)  # errors were among them
-    from datachannels.schema.execution import _PLANS
+    from datachannels.schema.execution import plans_of
 
-    planned = {(kind.name, name) for (kind, name), plan in _PLANS.items() if plan}
+    planned = {(kind.name, name) for (kind, name), plan in plans_of(schema._schema).items() if plan}
     assert ("FootprintLine", "kgCO2e") in planned and ("Factor", "unit") in planned

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 import strawberry
 from datachannels.schema import execution
 from datachannels.schema.execution import PlainFieldsExecution, _Leaf, _Object, _Value
+from graphql import Undefined
+from strawberry.scalars import JSON
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 
@@ -135,19 +137,19 @@ QUERIES = [
 ]
 
 
-def _answers(cls: type | None) -> list[tuple[Any, list[Any]]]:
+def _answers(cls: type | None) -> tuple[list[tuple[Any, list[Any]]], strawberry.Schema]:
     schema = strawberry.Schema(query=Query, execution_context_class=cls)
     out = []
     for query in QUERIES:
         result = asyncio.run(schema.execute(query, variable_values={"s": True}))
         out.append((result.data, [error.formatted for error in result.errors or []]))
-    return out
+    return out, schema
 
 
 @pytest.mark.skipif(not execution.available(), reason="another graphql-core than 3.3")
 def test_every_irregular_plain_value_answers_as_graphql_core_would() -> None:
-    direct = _answers(PlainFieldsExecution)
-    general = _answers(StrawberryGraphQLCoreExecutionContext)
+    direct, schema = _answers(PlainFieldsExecution)
+    general, _ = _answers(StrawberryGraphQLCoreExecutionContext)
     for query, mine, theirs in zip(QUERIES, direct, general, strict=True):
         assert mine == theirs, query
     messages = {e["message"] for _, errors in general for e in errors}
@@ -157,7 +159,121 @@ def test_every_irregular_plain_value_answers_as_graphql_core_would() -> None:
     assert {"the attribute raised", "an exception as the value", "later failed"} <= messages
     # And the plain path really ran for each kind of field.
     kinds = {
-        (kind.name, name): type(plan) for (kind, name), plan in execution._PLANS.items() if plan
+        (kind.name, name): type(plan)
+        for (kind, name), plan in execution.plans_of(schema._schema).items()
+        if plan
     }
     assert kinds[("Inner", "leafy")] is _Object and kinds[("Leafy", "number")] is _Leaf
     assert kinds[("Inner", "leafies")] is _Value and ("Leafy", "later") not in kinds
+
+
+# ------------------------------------------- values no plain read may take at face value
+
+
+class NotFound(Exception):
+    pass
+
+
+@strawberry.type
+class Found:
+    n: int
+
+
+@strawberry.type
+class Missing:
+    message: str
+
+
+class Handler(strawberry.ExceptionHandler[NotFound, Missing]):
+    def handle(self, exception: Exception, *, field: Any, info: Any) -> Missing:
+        return Missing(message=f"handled: {exception}")
+
+
+@strawberry.type
+class Odd:
+    text: str
+    blob: JSON
+    found: Found | None
+    result: Annotated[Found | Missing, strawberry.union("Result")]
+
+
+class Unfound(Source):
+    @property
+    def result(self) -> Any:
+        raise NotFound("no such row")
+
+
+async def _later(value: Any) -> Any:
+    await asyncio.sleep(0)
+    return value
+
+
+class Lazy:
+    """An awaitable that is no coroutine (as a DataLoader's future is not)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __await__(self) -> Any:
+        yield from asyncio.sleep(0).__await__()
+        return self.value
+
+
+@strawberry.type
+class OddQuery:
+    @strawberry.field
+    async def odd(self) -> Odd:
+        return Unfound(  # type: ignore[return-value]
+            text=asyncio.ensure_future(_later("a task's text")),
+            blob=Lazy({"a": 1}),
+            found=Undefined,
+        )
+
+
+ODD_QUERIES = [
+    "{ odd { text } }",
+    "{ odd { blob } }",
+    "{ odd { text blob } }",
+    "{ odd { found { n } } }",
+    "{ odd { result { __typename ... on Missing { message } } } }",
+]
+
+
+@pytest.mark.skipif(not execution.available(), reason="another graphql-core than 3.3")
+def test_awaitables_undefined_and_exception_handlers_answer_as_graphql_core_would() -> None:
+    """A scalar whose value is awaitable is awaited, not coerced (a task's repr is a string,
+    and JSON takes anything); graphql-core's Undefined completes to null; a field whose
+    exceptions a handler turns into a union member keeps strawberry's resolver."""
+
+    def answers(cls: type | None) -> list[tuple[Any, list[Any]]]:
+        schema = strawberry.Schema(
+            query=OddQuery, execution_context_class=cls, exception_handlers=[Handler()]
+        )
+        out = []
+        for query in ODD_QUERIES:
+            result = asyncio.run(schema.execute(query))
+            out.append((result.data, [error.formatted for error in result.errors or []]))
+        return out
+
+    general = answers(StrawberryGraphQLCoreExecutionContext)
+    assert general[0][0] == {"odd": {"text": "a task's text"}}
+    assert general[4][0] == {
+        "odd": {"result": {"__typename": "Missing", "message": "handled: no such row"}}
+    }
+    for query, mine, theirs in zip(
+        ODD_QUERIES, answers(PlainFieldsExecution), general, strict=True
+    ):
+        assert mine == theirs, query
+
+
+def test_the_plans_of_a_schema_go_with_it() -> None:
+    import gc
+    import weakref
+
+    schema = strawberry.Schema(query=OddQuery, execution_context_class=PlainFieldsExecution)
+    asyncio.run(schema.execute("{ odd { text } }"))
+    assert ("Odd", "text") in {(k.name, n) for k, n in execution.plans_of(schema._schema)}
+    gone = weakref.ref(schema)
+    del schema
+    gc.collect()
+    assert gone() is None

@@ -6,13 +6,15 @@ resolver could count them only after that conversion, so `ActivityLimit` counts 
 document and the variables instead, once per request, before execution starts: every
 `footprint` and `publishFootprint` field (aliases included, so 1,600 aliased footprints count
 1,600 times), and in each input the entries of its activity lists, whether written in the
-query or passed as variables.  Past `RequestContext.max_activities` the request is refused
-whole with `LIMIT_EXCEEDED` and nothing runs.
+query, passed as variables, or taken from a variable's default value.  Past
+`RequestContext.max_activities` the request is refused whole with `LIMIT_EXCEEDED` and
+nothing runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import GraphQLError
@@ -22,7 +24,9 @@ from graphql.language import (
     FieldNode,
     InlineFragmentNode,
     ListValueNode,
+    NullValueNode,
     ObjectValueNode,
+    OperationDefinitionNode,
     ValueNode,
     VariableNode,
 )
@@ -36,13 +40,37 @@ DEFAULT_MAX_ACTIVITIES = 1000
 
 def count_activities(document: Any, variables: dict[str, Any] | None) -> int:
     """Activities asked for by every footprint field of `document` (see the module doc)."""
-    variables = variables or {}
+    given = _Variables(variables or {}, _defaults(document))
     total = 0
     for node in _footprint_fields(document):
         for argument in node.arguments or ():
             if argument.name.value == "input":
-                total += _in_input(argument.value, variables)
+                total += _in_input(argument.value, given)
     return total
+
+
+@dataclass(frozen=True)
+class _Variables:
+    """The request's variables, and the defaults its operations declare for absent ones."""
+
+    values: dict[str, Any]
+    defaults: dict[str, list[ValueNode]]
+
+    def count(self, name: str, of: Callable[[Any], int], of_node: Callable[[Any], int]) -> int:
+        if name in self.values:
+            return of(self.values[name])
+        # An absent variable takes its default (the most of any operation declaring it).
+        return max((of_node(node) for node in self.defaults.get(name, ())), default=0)
+
+
+def _defaults(document: DocumentNode) -> dict[str, list[ValueNode]]:
+    out: dict[str, list[ValueNode]] = {}
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            for variable in definition.variable_definitions or ():
+                if variable.default_value is not None:
+                    out.setdefault(variable.variable.name.value, []).append(variable.default_value)
+    return out
 
 
 def _footprint_fields(document: DocumentNode) -> Iterator[FieldNode]:
@@ -63,13 +91,16 @@ def _footprint_fields(document: DocumentNode) -> Iterator[FieldNode]:
                 pending.append(selection.selection_set)
 
 
-def _in_input(value: ValueNode, variables: dict[str, Any]) -> int:
+def _in_input(value: ValueNode, variables: _Variables) -> int:
     if isinstance(value, VariableNode):
-        given = variables.get(value.name.value)
-        return (
-            sum(_length(given.get(name)) for name in ACTIVITY_LISTS)
-            if isinstance(given, dict)
-            else 0
+        return variables.count(
+            value.name.value,
+            lambda given: (
+                sum(_length(given.get(name)) for name in ACTIVITY_LISTS)
+                if isinstance(given, dict)
+                else 0
+            ),
+            lambda default: _in_input(default, variables),
         )
     if not isinstance(value, ObjectValueNode):
         return 0
@@ -77,13 +108,19 @@ def _in_input(value: ValueNode, variables: dict[str, Any]) -> int:
     for field in value.fields:
         if field.name.value not in ACTIVITY_LISTS:
             continue
-        if isinstance(field.value, ListValueNode):
-            total += len(field.value.values)
-        elif isinstance(field.value, VariableNode):
-            total += _length(variables.get(field.value.name.value))
+        if isinstance(field.value, VariableNode):
+            total += variables.count(field.value.name.value, _length, _list_length)
         else:
-            total += 1  # a single object where a list goes: GraphQL coerces it to a list of one
+            total += _list_length(field.value)
     return total
+
+
+def _list_length(value: ValueNode) -> int:
+    """Activities in a list written in the document (a default value, or a literal)."""
+    if isinstance(value, ListValueNode):
+        return len(value.values)
+    # A single object where a list goes: GraphQL coerces it to a list of one.
+    return 0 if isinstance(value, NullValueNode) else 1
 
 
 def _length(value: object) -> int:

@@ -195,6 +195,17 @@ def test_aliased_footprints_and_literal_lists_count_every_activity(
         capped, in_fragments, wallet, {"i": {"electricity": [ELECTRICITY] * 4}}
     )
     assert "asks for 8 activities" in error["message"]
+    seven = ", ".join('{kwh: 1, gridRegion: "CAMX"}' for _ in range(7))
+    whole = f"query($i: FootprintInput! = {{electricity: [{seven}]}}) "
+    listed = f"query($e: [ElectricityActivity!] = [{seven}]) "
+    by_whole = whole + "{ footprint(input: $i) { totalKgCO2e } }"
+    by_list = listed + "{ footprint(input: {electricity: $e}) { totalKgCO2e } }"
+    for defaulted in (by_whole, by_list):  # an absent variable takes its default: it counts
+        error = _refused_before_running(capped, defaulted, wallet, {})
+        assert "asks for 7 activities" in error["message"]
+    # A variable given overrides its default.
+    answer = graphql(capped, by_list, wallet, {"e": [ELECTRICITY]})
+    assert answer["data"]["footprint"]["totalKgCO2e"] > 0
 
 
 def test_a_publish_over_the_bound_writes_nothing(capped: TestClient, data_dir: Path):

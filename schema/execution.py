@@ -98,6 +98,7 @@ def plans_of(schema: GraphQLSchema) -> _Plans:
 _BUILTIN_SCALARS = frozenset((str, int, float, bool))
 
 # The graphql-core 3.3 methods used here, with the parameters they are called with.
+_COMPLETING = ["return_type", "field_details_list", "info", "path", "result", "position_context"]
 _SIGNATURES = {
     "execute_fields": [
         "parent_type",
@@ -108,22 +109,8 @@ _SIGNATURES = {
     ],
     "settle_in_background": ["awaitables"],
     "execute_field": ["parent_type", "source", "field_details_list", "path", "position_context"],
-    "complete_value": [
-        "return_type",
-        "field_details_list",
-        "info",
-        "path",
-        "result",
-        "position_context",
-    ],
-    "complete_awaitable_value": [
-        "return_type",
-        "field_details_list",
-        "info",
-        "path",
-        "result",
-        "position_context",
-    ],
+    "complete_value": _COMPLETING,
+    "complete_awaitable_value": _COMPLETING,
     "collect_and_execute_subfields": [
         "return_type",
         "field_details_list",

@@ -51,6 +51,7 @@ from fabric_chaincode_python.fabric_contract_api import (
     Contract,
     ContractChaincode,
 )
+from fabric_chaincode_python.fabric_contract_api.serializer import JSONSerializer
 from fabric_chaincode_python.fabric_contract_api import TransactionContext as Context
 
 # One error-to-code mapping for the whole project: a refused transaction's
@@ -211,8 +212,37 @@ def run_to_completion(coroutine: Coroutine[Any, Any, Any]) -> Any:
     raise RuntimeError("a contract call waited on I/O inside the embedded ledger")
 
 
+class TextSerializer(JSONSerializer):
+    """The library's JSON serializer, less its schema check of text passed as text.
+
+    Every transaction of our contracts takes `str` arguments and returns a `str` (JSON text
+    they parse and write themselves), whose schema in the contract metadata is just
+    `{"type": "string"}` (tests/test_contract_rules.py checks that).  A `str` always satisfies
+    it, yet the library runs a jsonschema validator for each argument and each answer: about
+    8 % of a README footprint's CPU on the embedded ledger (docs/performance.md).  Any other
+    type still goes through the library's conversion and checks.  `TransactionSerializer` is
+    the contract API's own place for a chaincode's serializer, as in Fabric's Go API.
+    """
+
+    def from_string(
+        self, value: str, field_type: Any, param_metadata: Any, components: Any
+    ) -> tuple[Any, Exception | None]:
+        if field_type is str and isinstance(value, str):
+            return value, None
+        return super().from_string(value, field_type, param_metadata, components)
+
+    def to_string(
+        self, result: Any, result_type: Any, returns: Any, components: Any
+    ) -> tuple[str, Exception | None]:
+        if result_type is str and isinstance(result, str):
+            return result, None
+        return super().to_string(result, result_type, returns, components)
+
+
 def new_chaincode(*contracts: Contract) -> ContractChaincode:
-    return ContractChaincode.new_chaincode(*contracts)
+    chaincode = ContractChaincode.new_chaincode(*contracts)
+    chaincode.TransactionSerializer = TextSerializer()
+    return chaincode
 
 
 __all__ = [

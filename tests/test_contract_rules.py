@@ -357,3 +357,25 @@ def test_a_range_read_is_in_the_read_write_set_with_each_key_and_version():
         ("\x00rate\x00a\x00", 3, 0),
         ("\x00rate\x00b\x00", 5, 1),
     ]
+
+
+def test_every_transaction_takes_and_returns_text_so_the_text_serializer_changes_nothing():
+    from datachannels.chaincode import CHANNELS, chaincode_for
+    from datachannels.chaincode.shim import TextSerializer
+    from fabric_chaincode_python.fabric_contract_api.serializer import JSONSerializer
+
+    for channel in CHANNELS:
+        chaincode = chaincode_for(channel)
+        assert isinstance(chaincode.TransactionSerializer, TextSerializer)
+        for contract in chaincode._metadata.contracts.values():
+            for transaction in contract.transactions:
+                # The only schema TextSerializer skips: one that any str satisfies.
+                assert [p.schema for p in transaction.parameters] in ([], [{"type": "string"}])
+                assert transaction.returns.schema == {"type": "string"}
+    ours, library = TextSerializer(), JSONSerializer()
+    for text in ('{"keys": []}', "", "é ✓", "5"):
+        assert ours.from_string(text, str, None, None) == library.from_string(text, str, None, None)
+        assert ours.to_string(text, str, None, None) == library.to_string(text, str, None, None)
+    # Any other type is still the library's: converted, and refused when it does not convert.
+    assert ours.from_string("5", int, None, None) == (5, None)
+    assert ours.from_string("five", int, None, None)[1] is not None

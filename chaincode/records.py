@@ -82,26 +82,34 @@ def fold_text(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
-def _needed_words(folded: Mapping[str, str]) -> tuple[str, ...]:
-    """The words of folded `matches` values that a matching record's text must hold as they are.
+def _may_match(text: str, folded: Mapping[str, str]) -> bool:
+    """False only for a stored record whose `matches` fields cannot equal the asked values,
+    found without decoding or folding the whole record.
 
-    canonical_json writes non-ASCII characters unescaped, so a payload string appears in the
-    stored text as it is unless it holds a character JSON escapes (a quote, a backslash, a
-    control character); words holding one are left out, and the decoded payload decides."""
-    return tuple(
-        word
-        for value in folded.values()
-        for word in value.split(" ")
-        if word and not any(c in '"\\' or ord(c) < 0x20 for c in word)
-    )
-
-
-def _may_match(text: str, needed: tuple[str, ...]) -> bool:
-    """False only for a stored record whose `matches` fields cannot equal the asked values:
-    case folding maps each character on its own, so a word of the folded field is in the
-    folded text."""
-    folded = text.casefold()
-    return all(word in folded for word in needed)
+    canonical_json writes a string field as `"name":"value"`, with no space and the value as it
+    is unless it holds a character JSON escapes (a quote, a backslash, a control character:
+    each escaped with a backslash).  So the text between a field's key and the next quote is
+    its value, folded and compared here.  A value with a backslash in it may match, and so may
+    a key written any other way: the decoded payload decides.  Another object's field of the
+    same name can only let a record through, never keep one out."""
+    for name, wanted in folded.items():
+        marker = f'"{name}":'
+        at = text.find(marker)
+        while True:
+            if at == -1:
+                return False
+            at += len(marker)
+            if text.startswith('"', at):
+                end = text.find('"', at + 1)
+                if end == -1:
+                    break
+                value = text[at + 1 : end]
+                if "\\" in value or fold_text(value) == wanted:
+                    break
+            elif at < len(text) and text[at].isspace():
+                break
+            at = text.find(marker, at)
+    return True
 
 
 def record_key(kind: str, attributes: Iterable[str]) -> str:
@@ -756,8 +764,6 @@ class SourceChannelContract(ChannelContract):
             if not all(isinstance(v, str) for v in condition.values()):
                 raise bad_input(f"{label} values must be strings")
         folded = {name: fold_text(text) for name, text in matches.items()}
-        # Words every matching record's stored text holds, case folded (see _may_match).
-        needed = _needed_words(folded)
         stub = ctx.get_stub()
         records: list[_Stored] = []
         # aclosing: a scan stopped early closes its iterator now, inside this transaction.
@@ -766,7 +772,7 @@ class SourceChannelContract(ChannelContract):
                 key = record_key(kind, stub.split_composite_key(state_key)[1])
                 if not include_superseded and key in superseded:
                     continue
-                if needed and not _may_match(text, needed):
+                if folded and not _may_match(text, folded):
                     continue
                 if where or starts or folded:  # only then is the stored text decoded
                     payload = parse_json_argument("state", text)["payload"]

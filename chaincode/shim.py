@@ -51,8 +51,8 @@ from fabric_chaincode_python.fabric_contract_api import (
     Contract,
     ContractChaincode,
 )
-from fabric_chaincode_python.fabric_contract_api.serializer import JSONSerializer
 from fabric_chaincode_python.fabric_contract_api import TransactionContext as Context
+from fabric_chaincode_python.fabric_contract_api.serializer import JSONSerializer
 
 # One error-to-code mapping for the whole project: a refused transaction's
 # message starts with one of these codes, on the embedded ledger and on Fabric

@@ -7,6 +7,8 @@ import json
 
 import pytest
 from datachannels.channel_connectors.errors import ChannelError
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import CAMX, footprint_line, invoice
 
@@ -301,7 +303,10 @@ def test_matches_compares_text_ignoring_case_and_spacing(put, read):
     # Characters JSON escapes, and ones whose case folding changes their length.
     third = copy.deepcopy(CAMX)
     third["payload"].update(region="NWPP", region_name='Nord "Straße" \\ ΣΟΦΟΣ')
-    put("utility", [CAMX, second, third])
+    # The same without escapes: found in the stored text without decoding it.
+    fourth = copy.deepcopy(CAMX)
+    fourth["payload"].update(region="RMPA", region_name="Rocky  Straße ΣΟΦΟΣ")
+    put("utility", [CAMX, second, third, fourth])
 
     def keys(condition: dict) -> list[str]:
         answer = read(
@@ -322,6 +327,8 @@ def test_matches_compares_text_ignoring_case_and_spacing(put, read):
         "grid_rate/egrid_subregion/NWPP/2023"
     ]
     assert keys({"region_name": 'nord "strasse" / σοφος'}) == []
+    assert keys({"region_name": "ROCKY strasse σοφος"}) == ["grid_rate/egrid_subregion/RMPA/2023"]
+    assert keys({"region_name": "rocky strasse"}) == []
     assert keys({"year": "2023"}) == []  # a number never matches text
     assert keys({"year": 2023}) == "BAD_INPUT"
     assert keys({"colour": "red"}) == "BAD_INPUT"
@@ -379,3 +386,22 @@ def test_every_transaction_takes_and_returns_text_so_the_text_serializer_changes
     # Any other type is still the library's: converted, and refused when it does not convert.
     assert ours.from_string("5", int, None, None) == (5, None)
     assert ours.from_string("five", int, None, None)[1] is not None
+
+
+@given(
+    value=st.text(),
+    other=st.text(),
+    name=st.sampled_from(["vehicle", "region_name", "category"]),
+)
+def test_the_matches_prefilter_never_turns_away_a_record_that_matches(value, other, name):
+    from datachannels.chaincode.records import _may_match, fold_text
+    from datachannels.chaincode.shim import canonical_json
+
+    # The field may also appear elsewhere in the record, in another object, before or after.
+    record = {"a": {name: other}, "payload": {name: value, "z": other}, "source": {name: None}}
+    text = canonical_json(record)
+    assert _may_match(text, {name: fold_text(value)})
+    # And it does turn away one whose field holds something else, unless escapes hide it.
+    wanted = fold_text(value) + "x"
+    if "\\" not in text and fold_text(other) != wanted:
+        assert not _may_match(text, {name: wanted})

@@ -28,7 +28,8 @@ from typing import Any
 
 from cryptography import x509
 
-from .delegation import Delegation
+from .bounded import Bounded
+from .delegation import Delegation, fingerprint
 
 
 def _import_quietly() -> None:
@@ -114,9 +115,7 @@ class Caller:
 
     @property
     def fingerprint(self) -> str:
-        from cryptography.hazmat.primitives import hashes
-
-        return "sha256:" + self.certificate.fingerprint(hashes.SHA256()).hex()
+        return fingerprint(self.certificate)
 
 
 def creator(ctx: Context) -> Caller:
@@ -126,11 +125,21 @@ def creator(ctx: Context) -> Caller:
     id_bytes = creator.get("idBytes") if isinstance(creator, dict) else None
     if not msp_id or not id_bytes:
         raise access_denied("the transaction has no creator identity")
-    try:
-        certificate = x509.load_pem_x509_certificate(bytes(id_bytes))
-    except ValueError as exc:
-        raise access_denied("the creator's certificate does not decode") from exc
+    pem = bytes(id_bytes)
+    certificate = _CREATORS.get(pem)
+    if certificate is None:
+        try:
+            certificate = x509.load_pem_x509_certificate(pem)
+        except ValueError as exc:
+            raise access_denied("the creator's certificate does not decode") from exc
+        _CREATORS.put(pem, certificate)
     return Caller(msp_id, certificate)
+
+
+# Creators' certificates as loaded, by PEM: the same few (the relay's, each member's) come with
+# every proposal, and loading one again costs about 10 us.  Public and immutable; whether one is
+# a member's is checked on every call all the same (the peer's MSP, the membership record).
+_CREATORS: Bounded[bytes, x509.Certificate] = Bounded(1024)
 
 
 def transient(stub: Any) -> Mapping[str, bytes]:

@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -84,6 +86,15 @@ class _GraphQLApp(GraphQL):
     @property
     def graphql_ide_html(self) -> str:
         return self._ide_html
+
+    def encode_json(self, data: object) -> bytes:
+        """The response body: orjson's compact UTF-8, about 5x faster than strawberry's
+        json.dumps for a footprint's answer; the json module only for a value orjson does not
+        take (none that GraphQL's serialisers produce)."""
+        try:
+            return orjson.dumps(data)
+        except TypeError:
+            return json.dumps(data, separators=(",", ":")).encode()
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         response = await super().process_result(request, result)

@@ -19,7 +19,12 @@ side and interleaved so machine noise hits both alike:
   one-channel parts through the gateway;
 * CPU: what every process (this one, the peer, the chaincode servers) spends
   per four-channel footprint, read from /proc, and so the shortest time any
-  schedule could take on this machine's cores.
+  schedule could take on this machine's cores;
+* the gRPC floor: the CPU this process spends on the footprint's four
+  Evaluate calls alone, signed before the clock starts: what the gRPC client
+  costs before any code of ours runs.
+
+The last line is the gateway's CPU per four-channel footprint (issue 15's target 4).
 
 Targets (issue): gateway ≤ 1.1 × direct; four channels ≤ 1.3 × the slowest single channel.
 """
@@ -35,6 +40,11 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datachannels.channel_connectors.fabric import FabricConnector
+    from datachannels.channel_connectors.identity import SigningIdentity
 
 ROOT = Path(__file__).resolve().parent.parent
 FLIGHT = {"flights": [{"origin": "LHR", "destination": "JFK", "cabinClass": "ECONOMY"}]}
@@ -205,6 +215,8 @@ async def _measure(data_dir: Path, rounds: int) -> None:
         await gateway(four)
     mine = (time.process_time() - mine) / cpu_rounds
     used = {name: (after - before[name]) / cpu_rounds for name, after in _process_cpu(pids).items()}
+    four_reads = {c: read_args(four_request, c) for c in SOURCE_CHANNELS}
+    grpc_floor = await _grpc_floor(direct, acme, four_reads)
     await direct.aclose()
 
     d, g, fl, f = (_median_ms(samples[k]) for k in ("direct", "gateway", "floor", "four"))
@@ -242,6 +254,40 @@ async def _measure(data_dir: Path, rounds: int) -> None:
         f"all {total * 1000:.2f} ms on {cores} cores → no schedule under "
         f"{total * 1000 / cores:.2f} ms = {total * 1000 / cores / s:.2f}× the slowest channel"
     )
+    print(
+        f"  gRPC floor: the four reads' Evaluate calls alone, signed beforehand, cost this process "
+        f"{grpc_floor:.2f} ms of CPU per footprint (grpcio's asyncio client, TLS)"
+    )
+    print(f"gateway CPU per four-channel footprint: {mine * 1000:.2f} ms (target <= 2 ms)")
+
+
+async def _grpc_floor(
+    connector: FabricConnector, signer: SigningIdentity, reads: dict[str, str], rounds: int = 50
+) -> float:
+    """CPU (ms) this process spends on a footprint's four Evaluate calls alone: the same reads,
+    signed before the clock starts, sent four at a time on the connector's own gRPC channel as
+    a footprint sends them.  No code of ours runs while it is measured, so the gateway's CPU
+    per footprint cannot go below it on this gRPC client."""
+    from datachannels.channel_connectors.proposals import build_proposal, sign_proposal
+    from fabric_protos.gateway import gateway_pb2
+
+    def request(channel: str) -> object:
+        chaincode = connector.profile.chaincodes[channel]
+        proposal, tx_id = build_proposal(
+            signer.identity, channel, chaincode, "read", [reads[channel]]
+        )
+        return gateway_pb2.EvaluateRequest(
+            transaction_id=tx_id,
+            channel_id=channel,
+            proposed_transaction=sign_proposal(proposal, signer.signer),
+        )
+
+    stub = connector._stub()
+    batches = [[request(c) for c in reads] for _ in range(rounds)]
+    started = time.process_time()
+    for batch in batches:
+        await asyncio.gather(*(stub.Evaluate(r, timeout=connector.timeout) for r in batch))
+    return (time.process_time() - started) / rounds * 1000
 
 
 def main() -> None:

@@ -272,10 +272,11 @@ def peek(token: str) -> tuple[str, bytes]:
     """
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_BYTES:
         raise _invalid("is missing or is not a compact JWS")
-    certificate = _certificate_of(token)
+    compact = _compact(token)  # once: the header gives the certificate, the payload the claims
+    certificate = _certificate_in(compact.protected)
     try:
-        claims = json.loads(jws.extract_compact(token.encode(), registry=_REGISTRY).payload)
-    except (JoseError, ValueError, TypeError):
+        claims = json.loads(compact.payload)
+    except (ValueError, TypeError):
         raise _invalid("is not a compact JWS") from None
     sub = claims.get("sub") if isinstance(claims, dict) else None
     if not isinstance(sub, str) or not sub:
@@ -283,11 +284,19 @@ def peek(token: str) -> tuple[str, bytes]:
     return sub, certificate.public_bytes(serialization.Encoding.PEM)
 
 
-def _certificate_of(token: str) -> x509.Certificate:
+def _compact(token: str) -> Any:
+    """The token's parts, decoded but not verified."""
     try:
-        header = jws.extract_compact(token.encode(), registry=_REGISTRY).protected
+        return jws.extract_compact(token.encode(), registry=_REGISTRY)
     except (JoseError, ValueError, TypeError):
         raise _invalid("is not a compact JWS") from None
+
+
+def _certificate_of(token: str) -> x509.Certificate:
+    return _certificate_in(_compact(token).protected)
+
+
+def _certificate_in(header: dict[str, Any]) -> x509.Certificate:
     if header.get("alg") != "ES256":
         raise _invalid("must be signed ES256 (ECDSA P-256, SHA-256)")
     chain = header.get("x5c")

@@ -153,7 +153,7 @@ def parse_wallet(
     credentials: dict[str, Credential] = {}
     # A wallet usually gives one credential for every channel: each distinct entry is parsed
     # once.  This lives for this call only; nothing parsed here outlives the request.
-    parsed: dict[str, Credential] = {}
+    parsed: dict[object, Credential] = {}
     for channel, entry in body.items():
         if channel not in channels:
             # Never quote the name: a careless wallet may put anything there, even a key.
@@ -161,11 +161,19 @@ def parse_wallet(
                 "an entry names a channel this gateway does not have; channels are "
                 + ", ".join(sorted(channels))
             )
-        same = json.dumps(entry, sort_keys=True)
+        same = _same_entry(entry)
         if same not in parsed:
             parsed[same] = _credential(channel, entry, relay, production)
         credentials[channel] = parsed[same]
     return Wallet(credentials)
+
+
+def _same_entry(entry: object) -> object:
+    """A key equal for equal wallet entries: their fields, when all are text (a delegation
+    entry, an identity: cheap to hash), else their canonical JSON."""
+    if isinstance(entry, dict) and all(isinstance(v, str) for v in entry.values()):
+        return tuple(sorted(entry.items()))
+    return json.dumps(entry, sort_keys=True)
 
 
 def _credential(

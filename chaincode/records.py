@@ -217,7 +217,7 @@ class ChannelContract(Contract):
         if after:
             # The smallest key after the cursor's: composite keys end in U+0000, so append one more.
             start = max(prefix, stub.create_composite_key(object_type, after) + "\x00")
-        return _checked(scan_range(stub, start, prefix + "\U0010ffff"))
+        return scan_range(stub, start, prefix + "\U0010ffff", check=stored_object)
 
 
 class SourceChannelContract(ChannelContract):
@@ -866,14 +866,6 @@ def stored_object(text: str) -> str:
     if not (text.startswith("{") and text.endswith("}")):
         raise bad_input(f"a stored value is not a record: {text[:40]!r}")
     return text
-
-
-async def _checked(
-    items: AsyncGenerator[tuple[str, str], None],
-) -> AsyncGenerator[tuple[str, str], None]:
-    async with aclosing(items) as scanned:
-        async for key, text in scanned:
-            yield key, stored_object(text)
 
 
 @dataclass(frozen=True)

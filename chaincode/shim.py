@@ -26,7 +26,6 @@ from collections.abc import AsyncGenerator, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from cryptography import x509
 
 from .bounded import Bounded
@@ -165,12 +164,12 @@ def canonical_json(value: Any) -> str:
 
 
 def parse_json_argument(name: str, text: str) -> Any:
-    """JSON text a contract was given or reads from state, decoded with orjson: the values the
-    json module gives, faster, and stricter about what is not JSON (NaN, lone surrogates,
-    integers past 64 bits are refused here rather than later)."""
+    """JSON text a contract was given or reads from state, decoded by the json module: what
+    every endorser of a transaction decodes must be the same values, integers of any size
+    included (so not orjson, which turns one past 64 bits into a float)."""
     try:
-        return orjson.loads(text)
-    except (json.JSONDecodeError, TypeError) as exc:  # orjson's error is a JSONDecodeError
+        return json.loads(text)
+    except (json.JSONDecodeError, TypeError) as exc:
         raise bad_input(
             f"argument {name!r} is not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc})"
         ) from exc

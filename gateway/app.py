@@ -12,14 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -39,7 +37,7 @@ from ..channel_connectors.base import Connector
 from ..channel_connectors.identity import SigningIdentity
 from ..resolvers.context import KnownBlocks, RequestContext
 from ..schema import make_schema, schema
-from . import graphiql
+from . import graphiql, jsontext
 from .guard import RequestGuard, ResponseShape, SecurityHeaders, header
 from .metrics import GatewayMetrics, MeteredConnector, exposition
 from .observe import ObservedRequests, RequestMetrics, note_error
@@ -88,13 +86,9 @@ class _GraphQLApp(GraphQL):
         return self._ide_html
 
     def encode_json(self, data: object) -> bytes:
-        """The response body: orjson's compact UTF-8, about 5x faster than strawberry's
-        json.dumps for a footprint's answer; the json module only for a value orjson does not
-        take (none that GraphQL's serialisers produce)."""
-        try:
-            return orjson.dumps(data)
-        except TypeError:
-            return json.dumps(data, separators=(",", ":")).encode()
+        """The response body, compact UTF-8 by orjson (gateway/jsontext.py): about 15x faster
+        than strawberry's json.dumps for a footprint's answer."""
+        return jsontext.dumps(data)
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         response = await super().process_result(request, result)

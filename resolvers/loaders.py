@@ -16,11 +16,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 from strawberry.dataloader import DataLoader
 
 from ..channel_connectors.base import Connector, Credential, network
 from ..channel_connectors.errors import ChannelError
+from ..gateway import jsontext
 from ..gateway.wallet import Wallet
 from .engine import Need
 
@@ -85,7 +85,7 @@ class ChannelLoaders:
             if channel == "footprint":
                 ids = [value for kind, value in needs]
                 raw = await contract.evaluate(credential, "read", json.dumps({"ids": ids}))
-                found = [_keyed_answer(channel, item) for item in orjson.loads(raw)["results"]]
+                found = [_keyed_answer(channel, item) for item in jsontext.loads(raw)["results"]]
                 self._shown(channel, found)
                 return found
             keys = [value for kind, value in needs if kind == "key"]
@@ -95,9 +95,8 @@ class ChannelLoaders:
             )
         except ChannelError as failed:  # the whole channel failed: every need gets the error
             return [failed] * len(needs)
-        # The contract's canonical JSON, about 20 KB for the README footprint: orjson decodes it
-        # to the same values as the json module, four times faster.
-        body = orjson.loads(raw)
+        # The contract's canonical JSON, about 20 KB for the README footprint (gateway/jsontext.py).
+        body = jsontext.loads(raw)
         results, answers = iter(body["results"]), iter(body["queries"])
         out: list[Any] = []
         for kind, _ in needs:

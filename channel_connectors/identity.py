@@ -105,7 +105,9 @@ class SigningIdentity:
             raise CredentialError("certificate holds a public key of an unsupported kind") from exc
         if not _same_public_key(public_key, signer.public_key()):
             raise CredentialError("private key does not match the certificate")
-        return cls(Identity(msp_id, certificate_pem), signer)
+        # The certificate as it encodes, not the text given: a careless paste may carry more
+        # after it (a private key, say), which must not ride in proposals or certificate caches.
+        return cls(Identity(msp_id, certificate.public_bytes(serialization.Encoding.PEM)), signer)
 
     def __repr__(self) -> str:
         return f"SigningIdentity(msp_id={self.identity.msp_id!r})"

@@ -210,6 +210,18 @@ def test_one_identity_given_for_every_channel_is_parsed_once_and_a_bad_one_still
     assert "'airline'" in str(refused.value) and "does not match" in str(refused.value)
 
 
+def test_a_certificate_pasted_with_its_key_after_it_carries_only_the_certificate_on(data_dir):
+    msp, cert, key = IdentityStore(data_dir).pem_pair("acme")
+    careless = cert + key  # the PEM loader reads the first block and ignores the rest
+    wallet = parse_wallet(encode_wallet({"utility": (msp, careless, key)}), CHANNELS)
+    identity = wallet.credential("utility").identity
+    assert b"PRIVATE KEY" not in identity.certificate_pem  # what proposals and caches hold
+    assert (
+        identity.certificate
+        == IdentityStore(data_dir).signing_identity("acme").identity.certificate
+    )
+
+
 def _with_corrupted_issuer(certificate_pem: str) -> str:
     """The certificate with one byte of its issuer name broken: it still loads (cryptography
     parses names lazily), and only reading the issuer fails."""

@@ -86,11 +86,12 @@ def _may_match(text: str, folded: Mapping[str, str]) -> bool:
     """False only for a stored record whose `matches` fields cannot equal the asked values,
     found without decoding or folding the whole record.
 
-    canonical_json writes a string field as `"name":"value"`, with no space and the value as it
-    is unless it holds a character JSON escapes (a quote, a backslash, a control character:
-    each escaped with a backslash).  So the text between a field's key and the next quote is
-    its value, folded and compared here.  A value with a backslash in it may match, and so may
-    a key written any other way: the decoded payload decides.  Another object's field of the
+    Every stored record is canonical_json's text, which writes a string field as
+    `"name":"value"`, with no space and the value as it is unless it holds a character JSON
+    escapes (a quote, a backslash, a control character: each escaped with a backslash).  So
+    the text between a field's key and the next quote is its value, folded and compared here.
+    A value with a backslash in it may match (the decoded payload decides), and so may a key
+    followed by white space, which canonical_json never writes.  Another object's field of the
     same name can only let a record through, never keep one out."""
     for name, wanted in folded.items():
         marker = f'"{name}":'

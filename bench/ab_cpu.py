@@ -12,7 +12,8 @@ Make the base build from any revision first, in a virtual environment of its own
 Both builds serve one fresh data dir (made by the new build's `init`; the base build must read
 that format) on loopback ports, one uvicorn worker each.  One client posts the same body to
 each in turn, request by request, for --rounds rounds of --requests each, and reads each
-server's CPU time (user + system, all its threads) from /proc before and after every round.
+server's CPU time (user + system, all its threads and child processes: `serve`'s heavy lane
+too) from /proc before and after every round.
 This VM's speed drifts by tens of percent within minutes (docs/performance.md), which swamps
 a change of 10 % between two runs taken one after another; requests that alternate one by one
 see the same machine.  Bodies: the README footprint and 100 activities over four channels, as
@@ -38,12 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from throughput import README_BODY, hundred_activities
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+from throughput import README_BODY, _tree_cpu_seconds, hundred_activities
 
 
 def _port() -> int:
@@ -109,12 +105,12 @@ def main() -> None:
                             post(name, body)
                     per: dict[str, list[float]] = {name: [] for name in builds}
                     for _ in range(args.rounds):
-                        before = {n: _cpu_seconds(p.pid) for n, p in servers.items()}
+                        before = {n: _tree_cpu_seconds(p.pid) for n, p in servers.items()}
                         for _ in range(args.requests):
                             for name in builds:
                                 post(name, body)
                         for name, process in servers.items():
-                            used = _cpu_seconds(process.pid) - before[name]
+                            used = _tree_cpu_seconds(process.pid) - before[name]
                             per[name].append(used / args.requests * 1000)
                     base, new = (statistics.median(per[n]) for n in builds)
                     print(

@@ -47,7 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -482,7 +482,7 @@ def main() -> None:
     )
 
     if not args.skip_scale:
-        scale_out(gateway, env, files["README footprint (4 activities)"], wallet(), args, work)
+        scale_out(gateway, env, files["README footprint (4 activities)"], wallet, args, work)
 
     if args.memory:
         readme = files["README footprint (4 activities)"]
@@ -533,11 +533,17 @@ def _machine_cpu_seconds() -> tuple[float, float, float]:
 
 
 def scale_out(
-    gateway: list[str], env: dict[str, str], body: Path, wallet: str, args: Any, work: Path
+    gateway: list[str],
+    env: dict[str, str],
+    body: Path,
+    wallet: Callable[[], str],
+    args: Any,
+    work: Path,
 ) -> None:
     """`serve --workers 2` against one worker, both up at once and taking turns for --rounds
-    rounds, with where the machine's cores went in each: the gateway's processes, everything
-    else (wrk, the kernel's loopback TCP), and the hypervisor's steal."""
+    rounds (which goes first alternates), with where the machine's cores went in each: the
+    gateway's processes, everything else (wrk, the kernel's loopback TCP), and the
+    hypervisor's steal."""
     print(f"\nserve --workers 2 against one worker, README footprint, {args.rounds} rounds:")
     ratios = []
     with contextlib.ExitStack() as stack:
@@ -548,21 +554,24 @@ def scale_out(
             for workers in (1, 2)
         }
         for url, _ in servers.values():
-            wrk(url, body, wallet, 2, args.connections, work)
+            wrk(url, body, wallet(), 2, args.connections, work)
         for round_number in range(1, args.rounds + 1):
             rps = {}
-            for workers, (url, pid) in servers.items():
+            w = wallet()  # a delegation lives ten minutes; a round takes 2 x --duration
+            order = (1, 2) if round_number % 2 else (2, 1)
+            for workers in order:
+                url, pid = servers[workers]
                 busy, steal, every = _machine_cpu_seconds()
-                mine = _tree_cpu_seconds(pid)
-                rps[workers] = wrk(url, body, wallet, args.duration, args.connections, work)["rps"]
+                mine, began = _tree_cpu_seconds(pid), time.monotonic()
+                rps[workers] = wrk(url, body, w, args.duration, args.connections, work)["rps"]
                 busy2, steal2, every2 = _machine_cpu_seconds()
-                cores = (every2 - every) / args.duration
-                ours = (_tree_cpu_seconds(pid) - mine) / args.duration
-                rest = (busy2 - busy) / args.duration - ours
+                took = time.monotonic() - began
+                ours = (_tree_cpu_seconds(pid) - mine) / took
+                rest = (busy2 - busy) / took - ours
                 print(
                     f"  round {round_number}, {workers} worker{'s' if workers > 1 else ''}: "
-                    f"{rps[workers]:.0f} RPS; of {cores:.1f} cores, the gateway {ours:.2f}, "
-                    f"the rest {rest:.2f}, steal {(steal2 - steal) / args.duration:.2f}",
+                    f"{rps[workers]:.0f} RPS; of {(every2 - every) / took:.1f} cores, the "
+                    f"gateway {ours:.2f}, the rest {rest:.2f}, steal {(steal2 - steal) / took:.2f}",
                     flush=True,
                 )
             ratios.append(rps[2] / rps[1])

@@ -24,13 +24,12 @@ server also pays an idle event loop's wake-ups, so it is higher than 1/RPS under
 from __future__ import annotations
 
 import argparse
-import os
+import contextlib
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
@@ -39,36 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from throughput import README_BODY, _tree_cpu_seconds, hundred_activities
-
-
-def _port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serve(executable: str, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATACHANNELS_LOG_LEVEL": "warning"}
-    process = subprocess.Popen(
-        [executable, "serve", "--data-dir", str(data_dir), "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{executable} serve exited with {process.returncode}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.terminate()
-    raise SystemExit(f"{executable} serve did not answer /healthz within 60 s")
+from throughput import README_BODY, _tree_cpu_seconds, hundred_activities, serving
 
 
 def main() -> None:
@@ -88,43 +58,41 @@ def main() -> None:
         )
         wallet = delegation_wallet_for(data_dir, "acme")
         builds = {"base": args.base, "new": args.new}
-        ports = {name: _port() for name in builds}
-        servers = {name: _serve(exe, data_dir, ports[name]) for name, exe in builds.items()}
-        try:
-            with httpx.Client(timeout=60, headers={"X-Wallet": wallet}) as client:
+        env = {"DATACHANNELS_DATA_DIR": str(data_dir), "DATACHANNELS_LOG_LEVEL": "warning"}
+        with contextlib.ExitStack() as stack:
+            servers = {  # name -> (url, pid)
+                name: stack.enter_context(serving([exe, "serve"], env, "/healthz"))
+                for name, exe in builds.items()
+            }
+            client = stack.enter_context(httpx.Client(timeout=60, headers={"X-Wallet": wallet}))
 
-                def post(name: str, body: dict) -> None:
-                    answer = client.post(f"http://127.0.0.1:{ports[name]}/graphql", json=body)
-                    if answer.status_code != 200 or "errors" in answer.json():
-                        raise SystemExit(f"{name}: {answer.status_code} {answer.text[:300]}")
+            def post(name: str, body: dict) -> None:
+                answer = client.post(f"{servers[name][0]}/graphql", json=body)
+                if answer.status_code != 200 or "errors" in answer.json():
+                    raise SystemExit(f"{name}: {answer.status_code} {answer.text[:300]}")
 
-                print(f"base: {args.base}\nnew:  {args.new}")
-                for label, body in bodies.items():
-                    for name in builds:  # warm-up: airports, sea routes, block numbers
-                        for _ in range(20):
+            print(f"base: {args.base}\nnew:  {args.new}")
+            for label, body in bodies.items():
+                for name in builds:  # warm-up: airports, sea routes, block numbers
+                    for _ in range(20):
+                        post(name, body)
+                per: dict[str, list[float]] = {name: [] for name in builds}
+                for _ in range(args.rounds):
+                    before = {n: _tree_cpu_seconds(pid) for n, (_, pid) in servers.items()}
+                    for _ in range(args.requests):
+                        for name in builds:
                             post(name, body)
-                    per: dict[str, list[float]] = {name: [] for name in builds}
-                    for _ in range(args.rounds):
-                        before = {n: _tree_cpu_seconds(p.pid) for n, p in servers.items()}
-                        for _ in range(args.requests):
-                            for name in builds:
-                                post(name, body)
-                        for name, process in servers.items():
-                            used = _tree_cpu_seconds(process.pid) - before[name]
-                            per[name].append(used / args.requests * 1000)
-                    base, new = (statistics.median(per[n]) for n in builds)
-                    print(
-                        f"{label}: base {base:.2f} ms, new {new:.2f} ms of server CPU per "
-                        f"request ({100 * (new - base) / base:+.1f} %); rounds: base "
-                        + " ".join(f"{v:.2f}" for v in per["base"])
-                        + ", new "
-                        + " ".join(f"{v:.2f}" for v in per["new"])
-                    )
-        finally:
-            for process in servers.values():
-                process.terminate()
-            for process in servers.values():
-                process.wait()
+                    for name, (_, pid) in servers.items():
+                        used = _tree_cpu_seconds(pid) - before[name]
+                        per[name].append(used / args.requests * 1000)
+                base, new = (statistics.median(per[n]) for n in builds)
+                print(
+                    f"{label}: base {base:.2f} ms, new {new:.2f} ms of server CPU per "
+                    f"request ({100 * (new - base) / base:+.1f} %); rounds: base "
+                    + " ".join(f"{v:.2f}" for v in per["base"])
+                    + ", new "
+                    + " ".join(f"{v:.2f}" for v in per["new"])
+                )
 
 
 if __name__ == "__main__":

@@ -193,7 +193,7 @@ def verify_signed(
     claims are of the right types.  Its result may be cached by the token's hash."""
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_BYTES:
         raise _invalid("is missing or is not a compact JWS")
-    certificate = _certificate_of(token)
+    certificate = _certificate_in(_compact(token).protected)
     msp_id = _member_issuing(certificate, member_cas)
     claims = _verified_claims(token, certificate)
     if claims.get("sub") != msp_id:
@@ -290,10 +290,6 @@ def _compact(token: str) -> Any:
         return jws.extract_compact(token.encode(), registry=_REGISTRY)
     except (JoseError, ValueError, TypeError):
         raise _invalid("is not a compact JWS") from None
-
-
-def _certificate_of(token: str) -> x509.Certificate:
-    return _certificate_in(_compact(token).protected)
 
 
 def _certificate_in(header: dict[str, Any]) -> x509.Certificate:

@@ -14,8 +14,16 @@ resolver, no arguments, no extensions and no exception handlers (strawberry's ba
   an enum member, an awaitable or graphql-core's Undefined goes the longer way below);
 * an object field (a type with no `is_type_of`, so no check to make on the value): read the
   attribute and execute the sub-selection, as graphql-core's `complete_object_value` does;
-* any other plain field (a list): read the attribute and hand it to graphql-core's own
+* a list of such objects (`_items`): read the attribute and execute each item's selection,
+  as graphql-core's `complete_iterable_value` does, without the five calls per item that lead
+  there (a null, an exception or an awaitable as an item goes to graphql-core's own item
+  completion);
+* any other plain field: read the attribute and hand it to graphql-core's own
   `complete_value`, which skips only the resolver call.
+
+A selection's fields are matched with their plans once per request (`_steps`: the 100 lines
+of a footprint share one selection), and a str, bool, finite float or 32-bit int that
+graphql-core's own scalar would return unchanged is stored without the call.
 
 A field with a resolver, arguments or extensions goes through graphql-core's own
 `execute_field`.  A plain field's attribute is read once, whatever its value; a value that is
@@ -35,17 +43,27 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
+from math import isfinite
 from typing import Any, NamedTuple
 
 from graphql import (
     GraphQLEnumType,
     GraphQLField,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLScalarType,
     GraphQLSchema,
 )
 from graphql.pyutils import Path, Undefined, gather_with_cancel
+from graphql.type.scalars import (
+    GRAPHQL_MAX_INT,
+    GRAPHQL_MIN_INT,
+    serialize_boolean,
+    serialize_float,
+    serialize_int,
+    serialize_string,
+)
 
 try:
     from graphql.execution.executor import Executor, to_nodes
@@ -61,6 +79,8 @@ class _Leaf(NamedTuple):
     attribute: str
     field: GraphQLField
     coerce: Callable[[Any], Any]
+    # The type of value the scalar's coercion returns as it is (see `_UNCHANGED`), or None.
+    same: type | None
 
 
 class _Object(NamedTuple):
@@ -69,12 +89,23 @@ class _Object(NamedTuple):
     object_type: GraphQLObjectType
 
 
+class _List(NamedTuple):
+    """A list of objects of a type with no is_type_of: `[T]`, `[T!]`, `[T]!` or `[T!]!`."""
+
+    attribute: str
+    field: GraphQLField
+    item_type: GraphQLObjectType | GraphQLNonNull[GraphQLObjectType]
+    object_type: GraphQLObjectType
+
+
 class _Value(NamedTuple):
     attribute: str
     field: GraphQLField
 
 
-_Plan = _Leaf | _Object | _Value | None
+_Plan = _Leaf | _Object | _List | _Value | None
+# A selection's fields with their plans, in answer order: (response name, plan, field group).
+_Steps = tuple[tuple[str, _Plan, Any], ...]
 _Plans = dict[tuple[GraphQLObjectType, str], _Plan]
 
 # Per schema, (object type, field name) -> plan, or None for a field graphql-core executes
@@ -96,6 +127,17 @@ def plans_of(schema: GraphQLSchema) -> _Plans:
 # Values a scalar's coercion is tried on in the selection loop; any other (an enum member, an
 # awaitable, graphql-core's Undefined) is completed by `_completed`.
 _BUILTIN_SCALARS = frozenset((str, int, float, bool))
+
+# graphql-core's coercions of its own scalars return a value of these types unchanged: a str
+# as String, a bool as Boolean, a finite float as Float (`float(value)` of a float is itself),
+# an int in 32 bits as Int (`int(value)`).  `execute_fields` then stores the value without the
+# call; any other value (a subclass, an int past 32 bits, nan) goes to the coercion.
+_UNCHANGED: dict[Any, type] = {
+    serialize_string: str,
+    serialize_boolean: bool,
+    serialize_float: float,
+    serialize_int: int,
+}
 
 # The graphql-core 3.3 methods used here, with the parameters they are called with.
 _COMPLETING = ["return_type", "field_details_list", "info", "path", "result", "position_context"]
@@ -119,6 +161,24 @@ _SIGNATURES = {
         "position_context",
     ],
     "handle_field_error": ["raw_error", "return_type", "field_details_list", "path"],
+    "collect_subfields": ["return_type", "field_details_list"],
+    "complete_list_item_value": [
+        "item",
+        "complete_results",
+        "item_type",
+        "field_details_list",
+        "info",
+        "item_path",
+        "position_context",
+    ],
+    "complete_awaitable_list_item_value": [
+        "item",
+        "item_type",
+        "field_details_list",
+        "info",
+        "item_path",
+        "position_context",
+    ],
     "build_resolve_info": ["field_def", "field_nodes", "parent_type", "path"],
 }
 
@@ -143,6 +203,10 @@ class PlainFieldsExecution(_Base):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._plans = plans_of(self.schema)
+        # This request's selections, by the identity of graphql-core's grouped field set (one
+        # per selection and type: the 100 lines of a footprint share one), kept with it so
+        # that its id is not reused while this execution lasts (as `collect_subfields` does).
+        self._selections: dict[int, tuple[Any, _Steps]] = {}
 
     def execute_fields(
         self,
@@ -161,9 +225,7 @@ class PlainFieldsExecution(_Base):
         results: dict[str, Any] = {}
         pending: list[str] = []
         try:
-            for name, field_details_list in grouped_field_set.items():
-                node = field_details_list[0].node
-                plan = None if node.arguments else self._plan(parent_type, node.name.value)
+            for name, plan, field_details_list in self._steps(parent_type, grouped_field_set):
                 if type(plan) is _Leaf:
                     try:
                         value = getattr(source_value, plan.attribute)
@@ -176,7 +238,19 @@ class PlainFieldsExecution(_Base):
                         )
                         results[name] = None
                         continue
-                    tried = type(value) in _BUILTIN_SCALARS
+                    kind = type(value)
+                    if kind is plan.same and (  # stored as graphql-core's coercion returns it
+                        kind is str
+                        or kind is bool
+                        or (
+                            isfinite(value)
+                            if kind is float
+                            else GRAPHQL_MIN_INT <= value <= GRAPHQL_MAX_INT
+                        )
+                    ):
+                        results[name] = value
+                        continue
+                    tried = kind in _BUILTIN_SCALARS
                     if tried:
                         try:
                             coerced = plan.coerce(value)
@@ -214,12 +288,34 @@ class PlainFieldsExecution(_Base):
             return results
         return self._gathered(results, pending)
 
-    async def _gathered(self, results: dict[str, Any], pending: list[str]) -> dict[str, Any]:
+    def _steps(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> _Steps:
+        """The selection's fields with their plans (None: a field with arguments, or one
+        graphql-core executes itself), worked out once per request."""
+        cached = self._selections.get(id(grouped_field_set))
+        if cached is not None and cached[0] is grouped_field_set:
+            return cached[1]
+        steps = tuple(
+            (
+                name,
+                None
+                if field_details_list[0].node.arguments
+                else self._plan(parent_type, field_details_list[0].node.name.value),
+                field_details_list,
+            )
+            for name, field_details_list in grouped_field_set.items()
+        )
+        self._selections[id(grouped_field_set)] = (grouped_field_set, steps)
+        return steps
+
+    async def _gathered(self, results: Any, pending: list[Any]) -> Any:
+        """`results` (a dict of fields or a list of items) once its `pending` awaitables are
+        settled, as graphql-core gathers them."""
         if len(pending) == 1:
             results[pending[0]] = await results[pending[0]]
         else:
-            done = await gather_with_cancel(*(results[name] for name in pending))
-            results.update(zip(pending, done, strict=True))
+            done = await gather_with_cancel(*(results[key] for key in pending))
+            for key, value in zip(pending, done, strict=True):
+                results[key] = value
         return results
 
     def execute_field(
@@ -263,7 +359,7 @@ class PlainFieldsExecution(_Base):
 
     def _completed(
         self,
-        plan: _Leaf | _Object | _Value,
+        plan: _Leaf | _Object | _List | _Value,
         value: Any,
         parent_type: GraphQLObjectType,
         field_details_list: Any,
@@ -290,7 +386,9 @@ class PlainFieldsExecution(_Base):
                 completed = self.collect_and_execute_subfields(
                     plan.object_type, field_details_list, path, value, None
                 )
-            if completed is Undefined:  # a list, or anything irregular: graphql-core completes it
+            elif regular and isinstance(plan, _List) and type(value) in (list, tuple):
+                completed = self._items(plan, value, parent_type, field_details_list, path)
+            if completed is Undefined:  # anything irregular: graphql-core completes it
                 info = self.build_resolve_info(
                     plan.field, to_nodes(field_details_list), parent_type, path
                 )
@@ -307,6 +405,81 @@ class PlainFieldsExecution(_Base):
         if self.is_awaitable(completed):
             return self._settled(completed, field_type, field_details_list, path)
         return completed
+
+    def _items(
+        self,
+        plan: _List,
+        items: list[Any] | tuple[Any, ...],
+        parent_type: GraphQLObjectType,
+        field_details_list: Any,
+        path: Any,
+    ) -> Any:
+        """A list of objects completed as graphql-core's `complete_iterable_value` completes
+        it, each regular item's selection executed directly: without the five calls per item
+        that lead from graphql-core's `complete_list_item_value` to `execute_fields` (the
+        selection is collected once, as graphql-core's `collect_subfields` memoises it).  A
+        null, an exception or an awaitable as an item goes to graphql-core's own item
+        completion.  Undefined when graphql-core must complete the whole list: under
+        `@stream`, or when the selection defers something."""
+        if any(details.node.directives for details in field_details_list):
+            return Undefined  # perhaps @stream: graphql-core decides
+        grouped_field_set, new_defer_usages, *_ = self.collect_subfields(
+            plan.object_type, field_details_list
+        )
+        if new_defer_usages:
+            return Undefined
+        item_type, object_type = plan.item_type, plan.object_type
+        is_awaitable = self.is_awaitable
+        info = None
+        completed: list[Any] = []
+        pending: list[int] = []
+        index = 0
+        try:
+            for index, item in enumerate(items):
+                item_path = path.add_key(index, None)
+                if item is None or isinstance(item, Exception) or is_awaitable(item):
+                    if info is None:
+                        info = self.build_resolve_info(
+                            plan.field, to_nodes(field_details_list), parent_type, path
+                        )
+                    if is_awaitable(item):
+                        completed.append(
+                            self.complete_awaitable_list_item_value(
+                                item, item_type, field_details_list, info, item_path, None
+                            )
+                        )
+                        pending.append(index)
+                    elif self.complete_list_item_value(
+                        item, completed, item_type, field_details_list, info, item_path, None
+                    ):
+                        pending.append(index)
+                    continue
+                try:
+                    fields = self.execute_fields(
+                        object_type, item, item_path, grouped_field_set, None
+                    )
+                except Exception as raw_error:  # noqa: BLE001  (as graphql-core's item completion)
+                    self.handle_field_error(raw_error, item_type, field_details_list, item_path)
+                    completed.append(None)
+                    continue
+                if is_awaitable(fields):
+                    completed.append(
+                        self._settled(fields, item_type, field_details_list, item_path)
+                    )
+                    pending.append(index)
+                else:
+                    completed.append(fields)
+        except Exception:
+            # As graphql-core: what items started, and awaitable items not reached, are
+            # settled in the background rather than left unawaited.
+            started = [completed[i] for i in pending]
+            started.extend(item for item in items[index + 1 :] if is_awaitable(item))
+            if started:
+                self.settle_in_background(started)
+            raise
+        if not pending:
+            return completed
+        return self._gathered(completed, pending)
 
     async def _settled(
         self, completed: Awaitable[Any], field_type: Any, field_details_list: Any, path: Any
@@ -340,7 +513,12 @@ def _plan_of(parent_type: GraphQLObjectType, name: str) -> _Plan:
     inner = field.type.of_type if non_null else field.type
     if isinstance(inner, GraphQLScalarType | GraphQLEnumType):
         coerce = getattr(inner, "coerce_output_value", None)
-        return None if coerce is None else _Leaf(attribute, field, coerce)
+        return None if coerce is None else _Leaf(attribute, field, coerce, _UNCHANGED.get(coerce))
     if isinstance(inner, GraphQLObjectType) and inner.is_type_of is None:
         return _Object(attribute, field, inner)
+    if isinstance(inner, GraphQLList):
+        item_type = inner.of_type
+        object_type = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+        if isinstance(object_type, GraphQLObjectType) and object_type.is_type_of is None:
+            return _List(attribute, field, item_type, object_type)
     return _Value(attribute, field)

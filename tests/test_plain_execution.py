@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import pytest
 import strawberry
 from datachannels.schema import execution
-from datachannels.schema.execution import PlainFieldsExecution, _Leaf, _Object, _Value
+from datachannels.schema.execution import PlainFieldsExecution, _Leaf, _List, _Object
 from graphql import Undefined
 from strawberry.scalars import JSON
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -34,6 +34,9 @@ class Leafy:
     number: int
     maybe: int | None
     colour: Colour
+    ratio: float
+    label: str
+    flag: bool
 
     @strawberry.field
     async def later(self) -> int:
@@ -78,7 +81,23 @@ class Awaiting(Source):
 
 
 def good_leafy(n: int, **overrides: Any) -> Source:
-    return Source(**{"number": n, "maybe": None, "colour": Colour.RED, **overrides})
+    values = {"number": n, "maybe": None, "colour": Colour.RED, "ratio": 0.5, "label": "a"}
+    return Source(**{**values, "flag": False, **overrides})
+
+
+class Text(str):
+    """A str that is not exactly one: String's coercion returns it, not the same object."""
+
+
+class Ready:
+    """An item to await (no coroutine: one left unselected warns of nothing)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __await__(self) -> Any:
+        yield from asyncio.sleep(0).__await__()
+        return self.value
 
 
 def inner(**overrides: Any) -> Source:
@@ -108,6 +127,22 @@ def sources() -> list[Any]:
         inner(leafy=good_leafy(3, fail_later=True)),
         inner(maybe_leafy=good_leafy(3, fail_later=True)),
         inner(leafies=[good_leafy(1, fail_later=True), good_leafy(2)]),
+        # Scalars that the loop must not store as they are.
+        inner(leafy=good_leafy(2**31)),  # past Int's 32 bits
+        inner(leafy=good_leafy(True)),  # a bool as an Int
+        inner(leafy=good_leafy(1, ratio=float("inf"))),
+        inner(leafy=good_leafy(1, ratio=float("nan"), maybe=-(2**31))),
+        inner(leafy=good_leafy(1, ratio=3, label=Text("sub"), flag=1)),
+        inner(leafy=good_leafy(1, label=2.5, flag="yes")),
+        # Lists of objects as items: exceptions, awaitables, a tuple, items that fail.
+        inner(leafies=(good_leafy(1), good_leafy(2))),
+        inner(leafies=[good_leafy(1), ValueError("an exception as an item")]),
+        inner(maybe_leafies=[ValueError("an exception as an item"), good_leafy(2)]),
+        inner(maybe_leafies=[good_leafy(4, fail_later=True), None, good_leafy("y")]),
+        inner(leafies=[good_leafy(1), Ready(good_leafy(6))]),
+        inner(maybe_leafies=[Ready(None), Ready(good_leafy(None)), good_leafy(8)]),
+        inner(leafies=[good_leafy(None), Ready(good_leafy(9))]),
+        inner(leafies=[]),
         Raising(**{k: v for k, v in vars(inner()).items() if k not in ("leafy", "name")}),
         Awaiting(**{k: v for k, v in vars(inner()).items() if k != "leafy"}),
         None,
@@ -126,8 +161,9 @@ class Query:
 
 
 QUERIES = [
-    "{ inners { name leafy { number maybe colour } maybeLeafy { number } } }",
+    "{ inners { name leafy { number maybe colour ratio label flag } maybeLeafy { number } } }",
     "{ inners { leafies { number colour } maybeLeafies { number maybe } } }",
+    "{ inners { leafies { ratio label later } maybeLeafies { later ... on Leafy { number } } } }",
     "{ inners { leafy { later } maybeLeafy { later } leafies { later number } } }",
     "{ inners { __typename a: name b: name leafy { __typename n: number number } } }",
     "query($s: Boolean!) { inners { name @skip(if: $s) leafy @include(if: $s) { number } } }",
@@ -164,7 +200,7 @@ def test_every_irregular_plain_value_answers_as_graphql_core_would() -> None:
         if plan
     }
     assert kinds[("Inner", "leafy")] is _Object and kinds[("Leafy", "number")] is _Leaf
-    assert kinds[("Inner", "leafies")] is _Value and ("Leafy", "later") not in kinds
+    assert kinds[("Inner", "leafies")] is _List and ("Leafy", "later") not in kinds
 
 
 # ------------------------------------------- values no plain read may take at face value

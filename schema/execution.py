@@ -25,8 +25,11 @@ A selection's fields are matched with their plans once per request (`_steps`: th
 of a footprint share one selection), and a str, bool, finite float or 32-bit int that
 graphql-core's own scalar would return unchanged is stored without the call.
 
-A field with a resolver, arguments or extensions goes through graphql-core's own
-`execute_field`.  A plain field's attribute is read once, whatever its value; a value that is
+A scalar field whose resolver only computes a value from its object and the request's
+context (`Provenance.blockNumber`) can say so with `from_context`; its value is then computed
+in place of the attribute read, without strawberry's resolver machinery, and completed as a
+plain field's.  Any other field with a resolver, arguments or extensions goes through
+graphql-core's own `execute_field`.  A plain field's attribute is read once, whatever its value; a value that is
 not simply one of the above (None or Undefined for a non-null field, an exception, an
 awaitable, a value the type refuses) goes to graphql-core's own `complete_value` or
 `complete_awaitable_value`, and every error raised while reading or completing it (an
@@ -81,6 +84,9 @@ class _Leaf(NamedTuple):
     coerce: Callable[[Any], Any]
     # The type of value the scalar's coercion returns as it is (see `_UNCHANGED`), or None.
     same: type | None
+    # For a field marked `from_context`: its value is compute(source, the request's context),
+    # read in place of the attribute.
+    compute: Callable[[Any, Any], Any] | None = None
 
 
 class _Object(NamedTuple):
@@ -113,6 +119,25 @@ _Plans = dict[tuple[GraphQLObjectType, str], _Plan]
 # the plans live exactly as long as the schema: strawberry's types refer back to their schema,
 # so a cache kept anywhere else, even weakly keyed, would keep every schema alive.
 _PLANS_ATTRIBUTE = "_datachannels_plain_plans"
+
+
+_FROM_CONTEXT = "_datachannels_from_context"
+
+
+def from_context(compute: Callable[[Any, Any], Any]) -> Callable[[Callable[..., Any]], Any]:
+    """Mark a strawberry resolver of a scalar field with no arguments as computing
+    `compute(self, info.context)` and nothing else: this class then calls `compute` with the
+    request's context in place of strawberry's resolver machinery (graphql-core's and
+    strawberry's info objects, argument conversion, the extension chain: many times what the
+    value costs) and completes its value as a plain field's.  Only where strawberry would call the resolver
+    plainly: a sync resolver, no extensions, under no resolving middleware; a scalar's
+    field can meet no exception handler (those answer with a union member)."""
+
+    def mark(resolver: Callable[..., Any]) -> Callable[..., Any]:
+        setattr(resolver, _FROM_CONTEXT, compute)
+        return resolver
+
+    return mark
 
 
 def plans_of(schema: GraphQLSchema) -> _Plans:
@@ -228,7 +253,11 @@ class PlainFieldsExecution(_Base):
             for name, plan, field_details_list in self._steps(parent_type, grouped_field_set):
                 if type(plan) is _Leaf:
                     try:
-                        value = getattr(source_value, plan.attribute)
+                        value = (
+                            getattr(source_value, plan.attribute)
+                            if plan.compute is None
+                            else plan.compute(source_value, self.context_value)
+                        )
                     except Exception as raw_error:  # noqa: BLE001  (a field error, as graphql-core's)
                         self.handle_field_error(
                             raw_error,
@@ -338,7 +367,12 @@ class PlainFieldsExecution(_Base):
             )
         # As graphql-core's execute_field, with the attribute read in place of the resolver.
         try:
-            value = getattr(source, plan.attribute)
+            compute = plan.compute if type(plan) is _Leaf else None
+            value = (
+                getattr(source, plan.attribute)
+                if compute is None
+                else compute(source, self.context_value)
+            )
         except Exception as raw_error:  # noqa: BLE001  (a field error, as graphql-core's)
             self.handle_field_error(raw_error, plan.field.type, field_details_list, path)
             return None
@@ -497,7 +531,12 @@ def _plan_of(parent_type: GraphQLObjectType, name: str) -> _Plan:
     if field is None or field.args:
         return None
     definition = (field.extensions or {}).get("strawberry-definition")
-    if definition is None or not getattr(definition, "is_basic_field", False):
+    if definition is None:
+        return None
+    compute = _computed(field, definition)
+    if compute is not None:
+        return compute
+    if not getattr(definition, "is_basic_field", False):
         return None
     # Strawberry's resolver for a basic field with nothing around it (no exception handlers,
     # which turn some exceptions into a union member, and no extensions).
@@ -522,3 +561,19 @@ def _plan_of(parent_type: GraphQLObjectType, name: str) -> _Plan:
         if isinstance(object_type, GraphQLObjectType) and object_type.is_type_of is None:
             return _List(attribute, field, item_type, object_type)
     return _Value(attribute, field)
+
+
+def _computed(field: GraphQLField, definition: Any) -> _Leaf | None:
+    """The plan of a scalar field whose resolver is marked `from_context`, if strawberry would
+    call that resolver plainly (its sync `_resolver`, no extensions), else None."""
+    resolver = getattr(definition, "base_resolver", None)
+    compute = getattr(getattr(resolver, "wrapped_func", None), _FROM_CONTEXT, None)
+    if compute is None or definition.extensions or definition.is_async:
+        return None
+    if getattr(field.resolve, "__name__", "") != "_resolver":
+        return None
+    inner = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+    coerce = getattr(inner, "coerce_output_value", None)
+    if not isinstance(inner, GraphQLScalarType | GraphQLEnumType) or coerce is None:
+        return None
+    return _Leaf(definition.python_name, field, coerce, _UNCHANGED.get(coerce), compute)

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import pytest
 import strawberry
 from datachannels.schema import execution
-from datachannels.schema.execution import PlainFieldsExecution, _Leaf, _List, _Object
+from datachannels.schema.execution import PlainFieldsExecution, _Leaf, _List, _Object, from_context
 from graphql import Undefined
 from strawberry.scalars import JSON
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -29,6 +29,18 @@ class Colour(enum.Enum):
     BLUE = "blue"
 
 
+def _scaled(leafy: Any, context: Any) -> Any:
+    """A field computed from its object and the request's context (`from_context`)."""
+    scale = leafy.scale
+    if callable(scale):
+        return scale()
+    return scale * context["factor"] if type(scale) is int else scale
+
+
+def _refuse() -> Any:
+    raise RuntimeError("the computation raised")
+
+
 @strawberry.type
 class Leafy:
     number: int
@@ -37,6 +49,16 @@ class Leafy:
     ratio: float
     label: str
     flag: bool
+
+    @strawberry.field
+    @from_context(_scaled)
+    def scaled(self, info: strawberry.Info) -> int:
+        return _scaled(self, info.context)
+
+    @strawberry.field
+    @from_context(_scaled)
+    def scaled_by(self, info: strawberry.Info, by: int) -> int:  # an argument: not computed
+        return _scaled(self, info.context) * by
 
     @strawberry.field
     async def later(self) -> int:
@@ -82,7 +104,7 @@ class Awaiting(Source):
 
 def good_leafy(n: int, **overrides: Any) -> Source:
     values = {"number": n, "maybe": None, "colour": Colour.RED, "ratio": 0.5, "label": "a"}
-    return Source(**{**values, "flag": False, **overrides})
+    return Source(**{**values, "flag": False, "scale": 1, **overrides})
 
 
 class Text(str):
@@ -134,6 +156,10 @@ def sources() -> list[Any]:
         inner(leafy=good_leafy(1, ratio=float("nan"), maybe=-(2**31))),
         inner(leafy=good_leafy(1, ratio=3, label=Text("sub"), flag=1)),
         inner(leafy=good_leafy(1, label=2.5, flag="yes")),
+        # A field computed from the context: nulls, refusals, awaitables, exceptions.
+        inner(leafy=good_leafy(1, scale=None), maybe_leafy=good_leafy(1, scale="x")),
+        inner(leafy=good_leafy(1, scale=2**30), leafies=[good_leafy(1, scale=Ready(3))]),
+        inner(maybe_leafy=good_leafy(1, scale=_refuse), leafies=[good_leafy(1, scale=True)]),
         # Lists of objects as items: exceptions, awaitables, a tuple, items that fail.
         inner(leafies=(good_leafy(1), good_leafy(2))),
         inner(leafies=[good_leafy(1), ValueError("an exception as an item")]),
@@ -164,6 +190,7 @@ QUERIES = [
     "{ inners { name leafy { number maybe colour ratio label flag } maybeLeafy { number } } }",
     "{ inners { leafies { number colour } maybeLeafies { number maybe } } }",
     "{ inners { leafies { ratio label later } maybeLeafies { later ... on Leafy { number } } } }",
+    "{ inners { leafy { scaled } maybeLeafy { scaled scaledBy(by: 2) } leafies { scaled } } }",
     "{ inners { leafy { later } maybeLeafy { later } leafies { later number } } }",
     "{ inners { __typename a: name b: name leafy { __typename n: number number } } }",
     "query($s: Boolean!) { inners { name @skip(if: $s) leafy @include(if: $s) { number } } }",
@@ -177,7 +204,9 @@ def _answers(cls: type | None) -> tuple[list[tuple[Any, list[Any]]], strawberry.
     schema = strawberry.Schema(query=Query, execution_context_class=cls)
     out = []
     for query in QUERIES:
-        result = asyncio.run(schema.execute(query, variable_values={"s": True}))
+        result = asyncio.run(
+            schema.execute(query, variable_values={"s": True}, context_value={"factor": 2})
+        )
         out.append((result.data, [error.formatted for error in result.errors or []]))
     return out, schema
 
@@ -201,6 +230,10 @@ def test_every_irregular_plain_value_answers_as_graphql_core_would() -> None:
     }
     assert kinds[("Inner", "leafy")] is _Object and kinds[("Leafy", "number")] is _Leaf
     assert kinds[("Inner", "leafies")] is _List and ("Leafy", "later") not in kinds
+    scaled = execution.plans_of(schema._schema)[(schema._schema.type_map["Leafy"], "scaled")]
+    assert isinstance(scaled, _Leaf) and scaled.compute is _scaled
+    assert ("Leafy", "scaledBy") not in kinds
+    assert "the computation raised" in messages
 
 
 # ------------------------------------------- values no plain read may take at face value

@@ -770,10 +770,10 @@ class SourceChannelContract(ChannelContract):
         # aclosing: a scan stopped early closes its iterator now, inside this transaction.
         async with aclosing(self._iterate(ctx, kind, attributes, after)) as stored:
             async for state_key, text in stored:
+                if folded and not _may_match(text, folded):  # most rows of a `matches` query
+                    continue
                 key = record_key(kind, stub.split_composite_key(state_key)[1])
                 if not include_superseded and key in superseded:
-                    continue
-                if folded and not _may_match(text, folded):
                     continue
                 if where or starts or folded:  # only then is the stored text decoded
                     payload = parse_json_argument("state", text)["payload"]

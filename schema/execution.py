@@ -25,21 +25,21 @@ A selection's fields are matched with their plans once per request (`_steps`: th
 of a footprint share one selection), and a str, bool, finite float or 32-bit int that
 graphql-core's own scalar would return unchanged is stored without the call.
 
-A scalar field whose resolver only computes a value from its object and the request's
-context (`Provenance.blockNumber`) can say so with `from_context`; its value is then computed
-in place of the attribute read, without strawberry's resolver machinery, and completed as a
+A scalar field whose resolver only computes a value from its object and the request's context
+(`Provenance.blockNumber`) can say so with `from_context`; its value is then computed in
+place of the attribute read, without strawberry's resolver machinery, and completed as a
 plain field's.  Any other field with a resolver, arguments or extensions goes through
-graphql-core's own `execute_field`.  A plain field's attribute is read once, whatever its value; a value that is
-not simply one of the above (None or Undefined for a non-null field, an exception, an
-awaitable, a value the type refuses) goes to graphql-core's own `complete_value` or
-`complete_awaitable_value`, and every error raised while reading or completing it (an
-attribute that raises, a non-null field below an object that is null) to graphql-core's own
-`handle_field_error`.  So data, nulls, errors and paths stay exactly graphql-core's;
-tests/test_plain_execution.py holds each of those cases.  Under `@defer` (a position context)
-every field goes to graphql-core.  The plans are made once per schema, type and field, and
-hold no value of any request.  These are graphql-core's own methods, not documented hooks, so
-`available()` checks they are the ones this was written for, and the schema uses this class
-only then.
+graphql-core's own `execute_field`.  A plain field's attribute is read once, whatever its
+value; a value that is not simply one of the above (None or Undefined for a non-null field,
+an exception, an awaitable, a value the type refuses) goes to graphql-core's own
+`complete_value` or `complete_awaitable_value`, and every error raised while reading or
+completing it (an attribute that raises, a non-null field below an object that is null) to
+graphql-core's own `handle_field_error`.  So data, nulls, errors and paths stay exactly
+graphql-core's; tests/test_plain_execution.py holds each of those cases.  Under `@defer` (a
+position context) every field goes to graphql-core.  The plans are made once per schema, type
+and field, and hold no value of any request.  These are graphql-core's own methods, not
+documented hooks, so `available()` checks they are the ones this was written for, and the
+schema uses this class only then.
 """
 
 from __future__ import annotations
@@ -129,9 +129,9 @@ def from_context(compute: Callable[[Any, Any], Any]) -> Callable[[Callable[..., 
     `compute(self, info.context)` and nothing else: this class then calls `compute` with the
     request's context in place of strawberry's resolver machinery (graphql-core's and
     strawberry's info objects, argument conversion, the extension chain: many times what the
-    value costs) and completes its value as a plain field's.  Only where strawberry would call the resolver
-    plainly: a sync resolver, no extensions, under no resolving middleware; a scalar's
-    field can meet no exception handler (those answer with a union member)."""
+    value costs) and completes its value as a plain field's.  Only where strawberry would
+    call the resolver plainly: a sync resolver, no extensions, under no resolving middleware;
+    a scalar's field can meet no exception handler (those answer with a union member)."""
 
     def mark(resolver: Callable[..., Any]) -> Callable[..., Any]:
         setattr(resolver, _FROM_CONTEXT, compute)

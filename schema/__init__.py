@@ -173,6 +173,13 @@ class _CodedErrors(MaskErrors):
         masked.extensions = {"code": "INTERNAL", "errorId": error_id}
         return masked
 
+    def _process_result(self, result: object) -> None:
+        # As strawberry's, which asks first whether the result has `errors` through a runtime
+        # Protocol's isinstance: 18 us on every request; reading the attribute says the same.
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
+
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         processed = super()._process_errors(errors)
         for error in processed:

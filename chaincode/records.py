@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections.abc import AsyncGenerator, Iterable, Mapping
 from contextlib import aclosing
@@ -53,6 +54,14 @@ AUDITORS = ("AuditorsMSP",)
 MAX_BATCH = 2000
 MAX_QUERY_LIMIT = 1000
 SUPERSEDED_INDEX = "superseded_by"
+# A copy of each record of a kind with a match index (RecordSchema.match_index), under
+# (kind, field, _match_digest of the field's folded value, the record's key attributes): a
+# `matches` query on that field scans its value's entries only, in the records' key order.
+MATCH_INDEX = "match_index"
+# (kind, field) -> {}: every record of the kind has its entry.  Written with a kind's first
+# records; a ledger whose records were written before the index existed has none, and its
+# queries scan the records themselves, as before.
+MATCH_INDEX_COMPLETE = "match_index_complete"
 GRANT_USES = "grant_uses"  # a grant's use counter: {"used": n, "of": cap}
 GRANT_USE = "grant_use"  # one metered access, by grant id and access id
 # The relay names each request's access to a channel (transient "access", 32 hex digits), so that
@@ -111,6 +120,13 @@ def _may_match(text: str, folded: Mapping[str, str]) -> bool:
                 break
             at = text.find(marker, at)
     return True
+
+
+def _match_digest(folded: str) -> str:
+    """A folded `matches` value as a match index key attribute: its sha256, so that any text
+    (U+0000 included, which a composite key cannot hold) has one of bounded length.  The
+    query still compares the folded values themselves."""
+    return hashlib.sha256(folded.encode()).hexdigest()
 
 
 def record_key(kind: str, attributes: Iterable[str]) -> str:
@@ -190,10 +206,20 @@ class ChannelContract(Contract):
         return stored_object(bytes(raw).decode()) if raw else None
 
     async def _put(self, ctx: Context, object_type: str, attributes: list[str], value: Any) -> None:
+        await self._put_text(ctx, object_type, attributes, canonical_json(value))
+
+    async def _put_text(
+        self, ctx: Context, object_type: str, attributes: list[str], text: str
+    ) -> None:
         stub = ctx.get_stub()
-        await stub.put_state(
-            stub.create_composite_key(object_type, attributes), canonical_json(value).encode()
-        )
+        await stub.put_state(stub.create_composite_key(object_type, attributes), text.encode())
+
+    async def _has(self, ctx: Context, object_type: str) -> bool:
+        """Whether any key is stored under `object_type` (its first is read, no more)."""
+        async with aclosing(self._iterate(ctx, object_type, [])) as stored:
+            async for _ in stored:
+                return True
+        return False
 
     async def _scan(
         self, ctx: Context, object_type: str, attributes: list[str]
@@ -440,9 +466,27 @@ class SourceChannelContract(ChannelContract):
                     )
                 corrected.add(record["supersedes"])
             prepared.append((schema, attributes, record))
+        # Before any write: the match indexes this batch starts (its kinds' first records).
+        starting = [
+            (schema.kind, name)
+            for schema in {schema.kind: schema for schema, _, _ in prepared}.values()
+            for name in schema.match_index
+            if not await self._has(ctx, schema.kind)
+            and await self._get_text(ctx, MATCH_INDEX_COMPLETE, [schema.kind, name]) is None
+        ]
         # Nothing is written until every record has passed.
+        for kind, name in starting:
+            await self._put(ctx, MATCH_INDEX_COMPLETE, [kind, name], {})
         for schema, attributes, record in prepared:
-            await self._put(ctx, schema.kind, attributes, record)
+            text = canonical_json(record)
+            await self._put_text(ctx, schema.kind, attributes, text)
+            for name in schema.match_index:  # every record, whether its index is complete or not
+                value = record["payload"].get(name)
+                if isinstance(value, str):
+                    digest = _match_digest(fold_text(value))
+                    await self._put_text(
+                        ctx, MATCH_INDEX, [schema.kind, name, digest, *attributes], text
+                    )
             if record["supersedes"]:
                 old_kind, old_attributes = split_record_key(record["supersedes"])
                 await self._put(
@@ -767,12 +811,13 @@ class SourceChannelContract(ChannelContract):
         folded = {name: fold_text(text) for name, text in matches.items()}
         stub = ctx.get_stub()
         records: list[_Stored] = []
+        scan, head = await self._source(ctx, schema, attributes, after, folded)
         # aclosing: a scan stopped early closes its iterator now, inside this transaction.
-        async with aclosing(self._iterate(ctx, kind, attributes, after)) as stored:
+        async with aclosing(scan) as stored:
             async for state_key, text in stored:
                 if folded and not _may_match(text, folded):  # most rows of a `matches` query
                     continue
-                key = record_key(kind, stub.split_composite_key(state_key)[1])
+                key = record_key(kind, stub.split_composite_key(state_key)[1][head:])
                 if not include_superseded and key in superseded:
                     continue
                 if where or starts or folded:  # only then is the stored text decoded
@@ -793,6 +838,30 @@ class SourceChannelContract(ChannelContract):
                 if stop_at is not None and len(records) >= stop_at:
                     break  # before asking the peer for more
         return records
+
+    async def _source(
+        self,
+        ctx: Context,
+        schema: RecordSchema,
+        attributes: list[str],
+        after: list[str] | None,
+        folded: Mapping[str, str],
+    ) -> tuple[AsyncGenerator[tuple[str, str], None], int]:
+        """Where a query reads its candidate records from, and how many leading attributes of
+        each state key come before the record's own: the kind's records under `attributes`,
+        or, for a `matches` on a field the kind indexes completely, that field's index under
+        the asked value and `attributes`, which holds the same texts in the same key order."""
+        for name in schema.match_index:
+            if name not in folded:
+                continue
+            if await self._get_text(ctx, MATCH_INDEX_COMPLETE, [schema.kind, name]) is None:
+                break  # records written before the index: scan them all
+            head = [schema.kind, name, _match_digest(folded[name])]
+            scan = self._iterate(
+                ctx, MATCH_INDEX, [*head, *attributes], [*head, *after] if after else None
+            )
+            return scan, len(head)
+        return self._iterate(ctx, schema.kind, attributes, after), 0
 
     def _schema_of(self, kind: Any, where: str = "") -> RecordSchema:
         """The schema of `kind`, which must be a record kind of this channel."""

@@ -27,6 +27,8 @@ FREIGHT_FACTOR = RecordSchema(
         Field("radiative_forcing", "boolean", required=False, nullable=True),
     ),
     key=lambda p: (p["mode"], p["ttw_id"]),
+    # The engine asks for a mode's rows of one vehicle (53 sea rows, 7 a vehicle's).
+    match_index=("vehicle",),
 )
 
 SHIPMENT = RecordSchema(

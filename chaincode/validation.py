@@ -48,6 +48,17 @@ class RecordSchema:
     key: Callable[[dict[str, Any]], tuple[str, ...]]
     audited: bool = False  # True: readable by its customer and the auditors only
     checks: tuple[Callable[[dict[str, Any]], str | None], ...] = field(default=())
+    # Text fields whose `matches` queries read an index of the records by their folded value
+    # (chaincode/records.py, MATCH_INDEX) instead of every record under the query's key prefix.
+    # Public kinds only: an audited kind's records are each one customer's.
+    match_index: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        texts = {f.name for f in self.fields if f.type == "string"}
+        if self.audited and self.match_index:
+            raise ValueError(f"{self.kind}: an audited kind has no match index")
+        if not set(self.match_index) <= texts:
+            raise ValueError(f"{self.kind}: a match index is of text fields of the kind")
 
     def field_names(self) -> list[str]:
         return [f.name for f in self.fields]

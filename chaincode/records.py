@@ -591,7 +591,7 @@ class SourceChannelContract(ChannelContract):
             q["kind"] for q in queries if isinstance(q, dict) and isinstance(q.get("kind"), str)
         ]
         admitted = await self._grant_admits(ctx, who, kinds)
-        superseded = await self._superseded(ctx)
+        superseded: _Corrections = {}  # looked up as the keys and queries need them
         results = [await self._read_key(ctx, who, key, superseded) for key in keys]
         answers = []
         # A found key's text is {"key":…,"record":…}; a refused one's {"error":…,"key":…}.
@@ -626,7 +626,7 @@ class SourceChannelContract(ChannelContract):
             ctx,
             who,
             {"limit": 100, **body} if isinstance(body, dict) else body,
-            await self._superseded(ctx),
+            {},
         )
         if admitted is None:
             return _page_json(*page)
@@ -708,7 +708,7 @@ class SourceChannelContract(ChannelContract):
         )
 
     async def _page(
-        self, ctx: Context, who: Caller, query: Any, superseded: dict[str, str]
+        self, ctx: Context, who: Caller, query: Any, superseded: _Corrections
     ) -> tuple[list[_Stored], str | None]:
         """One query's records in key order, after `after`, at most `limit` (no limit: all)."""
         if not isinstance(query, dict):
@@ -744,9 +744,7 @@ class SourceChannelContract(ChannelContract):
             return records, None
         return records[:limit], records[limit - 1].key
 
-    async def _read_key(
-        self, ctx: Context, who: Caller, key: Any, superseded: dict[str, str]
-    ) -> str:
+    async def _read_key(self, ctx: Context, who: Caller, key: Any, superseded: _Corrections) -> str:
         """One key's answer as JSON text: {"key", "record"} or {"key", "error"}."""
         try:
             kind, attributes = split_record_key(key)
@@ -767,8 +765,9 @@ class SourceChannelContract(ChannelContract):
             return canonical_json(
                 {"key": key, "error": {"code": refused.code, "message": refused.message}}
             )
+        corrections = await self._superseded(ctx, schema, attributes, superseded)
         return (
-            f'{{"key":{canonical_json(key)},"record":{_with_supersession(key, text, superseded)}}}'
+            f'{{"key":{canonical_json(key)},"record":{_with_supersession(key, text, corrections)}}}'
         )
 
     async def _run_query(
@@ -776,7 +775,7 @@ class SourceChannelContract(ChannelContract):
         ctx: Context,
         who: Caller,
         query: dict[str, Any],
-        superseded: dict[str, str],
+        superseded: _Corrections,
         include_superseded: bool,
         after: list[str] | None = None,
         stop_at: int | None = None,
@@ -809,6 +808,7 @@ class SourceChannelContract(ChannelContract):
             if not all(isinstance(v, str) for v in condition.values()):
                 raise bad_input(f"{label} values must be strings")
         folded = {name: fold_text(text) for name, text in matches.items()}
+        corrections = await self._superseded(ctx, schema, attributes, superseded)
         stub = ctx.get_stub()
         records: list[_Stored] = []
         scan, head = await self._source(ctx, schema, attributes, after, folded)
@@ -818,7 +818,7 @@ class SourceChannelContract(ChannelContract):
                 if folded and not _may_match(text, folded):  # most rows of a `matches` query
                     continue
                 key = record_key(kind, stub.split_composite_key(state_key)[1][head:])
-                if not include_superseded and key in superseded:
+                if not include_superseded and key in corrections:
                     continue
                 if where or starts or folded:  # only then is the stored text decoded
                     payload = parse_json_argument("state", text)["payload"]
@@ -834,7 +834,7 @@ class SourceChannelContract(ChannelContract):
                         for name, value in folded.items()
                     ):
                         continue
-                records.append(_Stored(key, _with_supersession(key, text, superseded)))
+                records.append(_Stored(key, _with_supersession(key, text, corrections)))
                 if stop_at is not None and len(records) >= stop_at:
                     break  # before asking the peer for more
         return records
@@ -884,14 +884,23 @@ class SourceChannelContract(ChannelContract):
                 "record"
             )
 
-    async def _superseded(self, ctx: Context) -> dict[str, str]:
-        index = await self._scan(ctx, SUPERSEDED_INDEX, [])
-        stub = ctx.get_stub()
-        out = {}
-        for state_key, value in index:
-            _, parts = stub.split_composite_key(state_key)
-            out[record_key(parts[0], parts[1:])] = value["by"]
-        return out
+    async def _superseded(
+        self, ctx: Context, schema: RecordSchema, attributes: list[str], known: _Corrections
+    ) -> dict[str, str]:
+        """The corrections of the records a key or a query reads: record key -> the key of the
+        record that supersedes it.  Looked up under the kind (under the customer too, for an
+        audited kind whose key attributes name one), once per scope and call: a read pays for
+        the corrections of what it reads, not for every correction on the channel."""
+        scope = (schema.kind, *attributes[:1]) if schema.audited else (schema.kind,)
+        found = known.get(scope)
+        if found is None:
+            stub = ctx.get_stub()
+            found = {}
+            for state_key, value in await self._scan(ctx, SUPERSEDED_INDEX, list(scope)):
+                _, parts = stub.split_composite_key(state_key)
+                found[record_key(parts[0], parts[1:])] = value["by"]
+            known[scope] = found
+        return found
 
 
 @dataclass(frozen=True)
@@ -944,6 +953,10 @@ class _Stored:
 
     key: str
     text: str
+
+
+# The corrections one read has looked up so far, by scope (`_superseded`).
+_Corrections = dict[tuple[str, ...], dict[str, str]]
 
 
 def _with_supersession(key: str, text: str, superseded: dict[str, str]) -> str:

@@ -90,6 +90,64 @@ def test_a_correction_supersedes_the_original_which_stays_readable(put, read):
     assert refused.value.code == "CONFLICT"
 
 
+def test_corrections_of_every_kind_and_customer_are_applied_in_one_read(put, read):
+    """A read looks corrections up under the kind (and the customer, for an audited kind) of
+    each key and query it answers: each must still see its own, and only its own."""
+    rate = copy.deepcopy(CAMX)
+    rate["payload"].update(region="ERCT")
+    put("utility", [CAMX, rate, invoice("AcmeMSP", "A-1"), invoice("GlobexMSP", "G-1")])
+    fixed_rate = copy.deepcopy(rate)
+    fixed_rate["payload"].update(year=2024)
+    fixed_rate["supersedes"] = "grid_rate/egrid_subregion/ERCT/2023"
+    fixed_acme = invoice("AcmeMSP", "A-1b", kwh=1100)
+    fixed_acme["supersedes"] = "invoice/AcmeMSP/A-1"
+    fixed_globex = invoice("GlobexMSP", "G-1b", kwh=900)
+    fixed_globex["supersedes"] = "invoice/GlobexMSP/G-1"
+    put("utility", [fixed_rate, fixed_acme, fixed_globex])
+
+    def superseded_by(records: list[dict]) -> dict[str, str | None]:
+        return {r["key"]: r.get("supersededBy") for r in records}
+
+    request = {
+        "keys": [
+            "invoice/AcmeMSP/A-1",
+            "grid_rate/egrid_subregion/ERCT/2023",
+            "grid_rate/egrid_subregion/CAMX/2023",
+        ],
+        "queries": [
+            {"kind": "grid_rate"},
+            {"kind": "invoice"},
+            {"kind": "invoice", "includeSuperseded": True},
+        ],
+    }
+    acme = read("utility", "acme", request)
+    assert superseded_by([r["record"] for r in acme["results"]]) == {
+        "invoice/AcmeMSP/A-1": "invoice/AcmeMSP/A-1b",
+        "grid_rate/egrid_subregion/ERCT/2023": "grid_rate/egrid_subregion/ERCT/2024",
+        "grid_rate/egrid_subregion/CAMX/2023": None,
+    }
+    rates, invoices, every_invoice = (q["records"] for q in acme["queries"])
+    assert list(superseded_by(rates)) == [
+        "grid_rate/egrid_subregion/CAMX/2023",
+        "grid_rate/egrid_subregion/ERCT/2024",
+    ]
+    assert superseded_by(invoices) == {"invoice/AcmeMSP/A-1b": None}
+    assert superseded_by(every_invoice) == {
+        "invoice/AcmeMSP/A-1": "invoice/AcmeMSP/A-1b",
+        "invoice/AcmeMSP/A-1b": None,
+    }
+    # A writer's query over the audited kind spans both customers and both corrections.
+    auditor = read(
+        "utility", "auditor", {"queries": [{"kind": "invoice", "includeSuperseded": True}]}
+    )
+    assert superseded_by(auditor["queries"][0]["records"]) == {
+        "invoice/AcmeMSP/A-1": "invoice/AcmeMSP/A-1b",
+        "invoice/AcmeMSP/A-1b": None,
+        "invoice/GlobexMSP/G-1": "invoice/GlobexMSP/G-1b",
+        "invoice/GlobexMSP/G-1b": None,
+    }
+
+
 @pytest.mark.parametrize(
     ("change", "expected"),
     [

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import unicodedata
 from collections.abc import AsyncGenerator, Iterable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -58,10 +59,17 @@ SUPERSEDED_INDEX = "superseded_by"
 # (kind, field, _match_digest of the field's folded value, the record's key attributes): a
 # `matches` query on that field scans its value's entries only, in the records' key order.
 MATCH_INDEX = "match_index"
-# (kind, field) -> {}: every record of the kind has its entry.  Written with a kind's first
-# records; a ledger whose records were written before the index existed has none, and its
-# queries scan the records themselves, as before.
-MATCH_INDEX_COMPLETE = "match_index_complete"
+# (kind, field, MATCH_INDEX_VERSION) -> {"complete": bool}: whether every record of the kind
+# has its entry, decided by the first batch of the kind this contract writes: complete when
+# the kind had no records yet.  A ledger whose records were written before the index existed
+# gets false, and its queries scan the records themselves, as before.  The version names the
+# entries' form and the Unicode tables `fold_text` folded with (another Python may fold some
+# text otherwise): a ledger's index written under another version is not read.  A contract
+# that writes an indexed kind without its entries (an older package, or one whose schema
+# dropped the field) must not write on a channel whose index is complete: that would leave
+# the index short of records with nothing to tell; such a change must change the version.
+MATCH_INDEX_STATE = "match_index_state"
+MATCH_INDEX_VERSION = f"1-unicode-{unicodedata.unidata_version}"
 GRANT_USES = "grant_uses"  # a grant's use counter: {"used": n, "of": cap}
 GRANT_USE = "grant_use"  # one metered access, by grant id and access id
 # The relay names each request's access to a channel (transient "access", 32 hex digits), so that
@@ -213,6 +221,11 @@ class ChannelContract(Contract):
     ) -> None:
         stub = ctx.get_stub()
         await stub.put_state(stub.create_composite_key(object_type, attributes), text.encode())
+
+    async def _match_index_state(self, ctx: Context, kind: str, name: str) -> bool | None:
+        """Whether the match index of `kind` by `name` holds every record (None: undecided)."""
+        state = await self._get(ctx, MATCH_INDEX_STATE, [kind, name, MATCH_INDEX_VERSION])
+        return None if state is None else state.get("complete") is True
 
     async def _has(self, ctx: Context, object_type: str) -> bool:
         """Whether any key is stored under `object_type` (its first is read, no more)."""
@@ -466,17 +479,20 @@ class SourceChannelContract(ChannelContract):
                     )
                 corrected.add(record["supersedes"])
             prepared.append((schema, attributes, record))
-        # Before any write: the match indexes this batch starts (its kinds' first records).
-        starting = [
+        # Before any write: the state of each match index this batch writes to, decided by the
+        # kind's first batch under this version (a point read after that, no range read).
+        undecided = [
             (schema.kind, name)
             for schema in {schema.kind: schema for schema, _, _ in prepared}.values()
             for name in schema.match_index
-            if not await self._has(ctx, schema.kind)
-            and await self._get_text(ctx, MATCH_INDEX_COMPLETE, [schema.kind, name]) is None
+            if await self._match_index_state(ctx, schema.kind, name) is None
         ]
+        states = [(kind, name, not await self._has(ctx, kind)) for kind, name in undecided]
         # Nothing is written until every record has passed.
-        for kind, name in starting:
-            await self._put(ctx, MATCH_INDEX_COMPLETE, [kind, name], {})
+        for kind, name, complete in states:
+            await self._put(
+                ctx, MATCH_INDEX_STATE, [kind, name, MATCH_INDEX_VERSION], {"complete": complete}
+            )
         for schema, attributes, record in prepared:
             text = canonical_json(record)
             await self._put_text(ctx, schema.kind, attributes, text)
@@ -854,8 +870,8 @@ class SourceChannelContract(ChannelContract):
         for name in schema.match_index:
             if name not in folded:
                 continue
-            if await self._get_text(ctx, MATCH_INDEX_COMPLETE, [schema.kind, name]) is None:
-                break  # records written before the index: scan them all
+            if await self._match_index_state(ctx, schema.kind, name) is not True:
+                break  # records written before the index, or none yet: scan them all
             head = [schema.kind, name, _match_digest(folded[name])]
             scan = self._iterate(
                 ctx, MATCH_INDEX, [*head, *attributes], [*head, *after] if after else None

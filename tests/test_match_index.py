@@ -10,8 +10,11 @@ import sqlite3
 from typing import Any
 
 import pytest
-from datachannels.chaincode import shipping
-from datachannels.chaincode.records import MATCH_INDEX, MATCH_INDEX_COMPLETE, fold_text
+from datachannels.chaincode import records, shipping
+from datachannels.chaincode.records import MATCH_INDEX, MATCH_INDEX_STATE, fold_text
+from datachannels.channel_connectors.embedded_stub import EmbeddedStub
+
+NS = "\x00"  # composite keys: U+0000 before and after each part
 
 
 def factor(mode: str, ttw_id: str, vehicle: str, kg: float = 0.01) -> dict[str, Any]:
@@ -61,10 +64,34 @@ ASKED = [
 ]
 
 
-def state_keys(network, prefix: str) -> list[str]:
+def stored(network, object_type: str) -> dict[str, bytes]:
+    """The shipping ledger's state under an object type: state key -> value."""
     with sqlite3.connect(network.ledger("shipping").path) as connection:
-        rows = connection.execute("SELECT key FROM state ORDER BY key").fetchall()
-    return [bytes(k).decode() for (k,) in rows if bytes(k).decode().startswith(prefix)]
+        rows = connection.execute("SELECT key, value FROM state ORDER BY key").fetchall()
+    prefix = f"{NS}{object_type}{NS}"
+    return {bytes(k).decode(): bytes(v) for k, v in rows if bytes(k).decode().startswith(prefix)}
+
+
+def index_states(network) -> dict[tuple[str, ...], bytes]:
+    return {
+        tuple(key.split(NS)[2:-1]): value
+        for key, value in stored(network, MATCH_INDEX_STATE).items()
+    }
+
+
+class Ranges:
+    """The object types whose keys the embedded stub's range reads open (a spy: each read is
+    still the stub's own)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.opened: list[str] = []
+        real = EmbeddedStub._range
+
+        def spied(stub: EmbeddedStub, start: str, end: str) -> Any:
+            self.opened.append(start.split(NS)[1])
+            return real(stub, start, end)
+
+        monkeypatch.setattr(EmbeddedStub, "_range", spied)
 
 
 def pages(read, query: dict[str, Any], limit: int) -> list[str]:
@@ -113,19 +140,27 @@ def check_every_query(read) -> int:
     return checked
 
 
-def test_an_indexed_matches_query_answers_as_a_scan_of_every_record(network, put, read):
+def test_an_indexed_matches_query_answers_as_a_scan_of_every_record(
+    network, put, read, monkeypatch
+):
+    ranges = Ranges(monkeypatch)
     put("shipping", [factor(*v) for v in VEHICLES[:4]])  # the kind's first records start it
+    assert ranges.opened.count("freight_factor") == 1  # whether the kind had records yet
     correction = factor("sea", "s2b", "Container ship", kg=0.02)
     correction["supersedes"] = "freight_factor/sea/s2"
+    ranges.opened.clear()
     put("shipping", [correction, *(factor(*v) for v in VEHICLES[4:])])
+    assert "freight_factor" not in ranges.opened  # decided: a point read, no range read
 
-    ns = "\x00"
-    assert state_keys(network, f"{ns}{MATCH_INDEX_COMPLETE}{ns}") == [
-        f"{ns}{MATCH_INDEX_COMPLETE}{ns}freight_factor{ns}vehicle{ns}"
-    ]
+    version = records.MATCH_INDEX_VERSION
+    assert index_states(network) == {("freight_factor", "vehicle", version): b'{"complete":true}'}
     # One entry per record, the correction's too.
-    assert len(state_keys(network, f"{ns}{MATCH_INDEX}{ns}")) == len(VEHICLES) + 1
+    assert len(stored(network, MATCH_INDEX)) == len(VEHICLES) + 1
+    ranges.opened.clear()
     assert check_every_query(read) >= 10
+    # Each matches query read the index, not the kind.
+    matched = 3 * len(ASKED) * 2 * 3
+    assert ranges.opened.count(MATCH_INDEX) >= matched
 
 
 def test_records_written_before_the_index_keep_their_queries_scanning(
@@ -139,11 +174,30 @@ def test_records_written_before_the_index_keep_their_queries_scanning(
         put("shipping", [factor(*v) for v in VEHICLES[:4]])
     put("shipping", [factor(*v) for v in VEHICLES[4:]])  # today's contract, the kind not new
 
-    ns = "\x00"
-    assert state_keys(network, f"{ns}{MATCH_INDEX_COMPLETE}{ns}") == []
+    version = records.MATCH_INDEX_VERSION
+    assert index_states(network) == {("freight_factor", "vehicle", version): b'{"complete":false}'}
     # The later records have their entries, but the index is incomplete, so it is not read.
-    assert len(state_keys(network, f"{ns}{MATCH_INDEX}{ns}")) == len(VEHICLES) - 4
+    assert len(stored(network, MATCH_INDEX)) == len(VEHICLES) - 4
+    ranges = Ranges(monkeypatch)
     assert check_every_query(read) >= 10
+    assert MATCH_INDEX not in ranges.opened
+
+
+def test_an_index_of_another_version_is_not_read(network, put, read, monkeypatch):
+    """Another Python may fold some text otherwise: an index written under another version
+    (Unicode tables, entry form) is left alone, and the kind's queries scan."""
+    put("shipping", [factor(*v) for v in VEHICLES[:4]])
+    monkeypatch.setattr(records, "MATCH_INDEX_VERSION", "2-unicode-other")
+    put("shipping", [factor(*v) for v in VEHICLES[4:]])
+    assert index_states(network) == {
+        ("freight_factor", "vehicle", "2-unicode-other"): b'{"complete":false}',
+        ("freight_factor", "vehicle", f"1-unicode-{records.unicodedata.unidata_version}"): (
+            b'{"complete":true}'
+        ),
+    }
+    ranges = Ranges(monkeypatch)
+    assert check_every_query(read) >= 10
+    assert MATCH_INDEX not in ranges.opened
 
 
 def test_a_match_index_is_of_text_fields_of_a_public_kind():

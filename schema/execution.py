@@ -67,6 +67,7 @@ from graphql.type.scalars import (
     serialize_int,
     serialize_string,
 )
+from strawberry.types.field import StrawberryField
 
 try:
     from graphql.execution.executor import Executor, to_nodes
@@ -187,6 +188,18 @@ _SIGNATURES = {
     ],
     "handle_field_error": ["raw_error", "return_type", "field_details_list", "path"],
     "collect_subfields": ["return_type", "field_details_list"],
+    # What `_items` completes a list in place of (and hands irregular items to).
+    "complete_list_value": _COMPLETING,
+    "complete_iterable_value": [
+        "item_type",
+        "field_details_list",
+        "info",
+        "path",
+        "items",
+        "position_context",
+    ],
+    "complete_object_value": _COMPLETING,
+    "get_stream_usage": ["field_details_list", "path"],
     "complete_list_item_value": [
         "item",
         "complete_results",
@@ -452,9 +465,9 @@ class PlainFieldsExecution(_Base):
         it, each regular item's selection executed directly: without the five calls per item
         that lead from graphql-core's `complete_list_item_value` to `execute_fields` (the
         selection is collected once, as graphql-core's `collect_subfields` memoises it).  A
-        null, an exception or an awaitable as an item goes to graphql-core's own item
-        completion.  Undefined when graphql-core must complete the whole list: under
-        `@stream`, or when the selection defers something."""
+        null (or graphql-core's Undefined), an exception or an awaitable as an item goes to
+        graphql-core's own item completion.  Undefined when graphql-core must complete the
+        whole list: under `@stream`, or when the selection defers something."""
         if any(details.node.directives for details in field_details_list):
             return Undefined  # perhaps @stream: graphql-core decides
         grouped_field_set, new_defer_usages, *_ = self.collect_subfields(
@@ -471,7 +484,12 @@ class PlainFieldsExecution(_Base):
         try:
             for index, item in enumerate(items):
                 item_path = path.add_key(index, None)
-                if item is None or isinstance(item, Exception) or is_awaitable(item):
+                if (
+                    item is None
+                    or item is Undefined
+                    or isinstance(item, Exception)
+                    or is_awaitable(item)
+                ):
                     if info is None:
                         info = self.build_resolve_info(
                             plan.field, to_nodes(field_details_list), parent_type, path
@@ -531,7 +549,7 @@ def _plan_of(parent_type: GraphQLObjectType, name: str) -> _Plan:
     if field is None or field.args:
         return None
     definition = (field.extensions or {}).get("strawberry-definition")
-    if definition is None:
+    if type(definition) is not StrawberryField:  # a subclass may resolve otherwise
         return None
     compute = _computed(field, definition)
     if compute is not None:

@@ -21,6 +21,7 @@ from datachannels.schema.execution import PlainFieldsExecution, _Leaf, _List, _O
 from graphql import Undefined
 from strawberry.scalars import JSON
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types.field import StrawberryField
 
 
 @strawberry.enum
@@ -41,6 +42,13 @@ def _refuse() -> Any:
     raise RuntimeError("the computation raised")
 
 
+class Fixed(StrawberryField):
+    """A field class that resolves its own way, whatever the resolver says."""
+
+    def get_result(self, source: Any, info: Any, args: Any, kwargs: Any) -> Any:
+        return 999
+
+
 @strawberry.type
 class Leafy:
     number: int
@@ -59,6 +67,11 @@ class Leafy:
     @from_context(_scaled)
     def scaled_by(self, info: strawberry.Info, by: int) -> int:  # an argument: not computed
         return _scaled(self, info.context) * by
+
+    @Fixed()
+    @from_context(_scaled)
+    def fixed(self, info: strawberry.Info) -> int:  # a field class of its own: not computed
+        return _scaled(self, info.context)
 
     @strawberry.field
     async def later(self) -> int:
@@ -169,6 +182,8 @@ def sources() -> list[Any]:
         inner(maybe_leafies=[Ready(None), Ready(good_leafy(None)), good_leafy(8)]),
         inner(leafies=[good_leafy(None), Ready(good_leafy(9))]),
         inner(leafies=[]),
+        inner(leafies=[good_leafy(1), Undefined]),  # graphql-core's Undefined as an item
+        inner(maybe_leafies=[Undefined, good_leafy(2)]),
         Raising(**{k: v for k, v in vars(inner()).items() if k not in ("leafy", "name")}),
         Awaiting(**{k: v for k, v in vars(inner()).items() if k != "leafy"}),
         None,
@@ -190,7 +205,10 @@ QUERIES = [
     "{ inners { name leafy { number maybe colour ratio label flag } maybeLeafy { number } } }",
     "{ inners { leafies { number colour } maybeLeafies { number maybe } } }",
     "{ inners { leafies { ratio label later } maybeLeafies { later ... on Leafy { number } } } }",
-    "{ inners { leafy { scaled } maybeLeafy { scaled scaledBy(by: 2) } leafies { scaled } } }",
+    (
+        "{ inners { leafy { scaled fixed } maybeLeafy { scaled scaledBy(by: 2) } "
+        "leafies { scaled } } }"
+    ),
     "{ inners { leafy { later } maybeLeafy { later } leafies { later number } } }",
     "{ inners { __typename a: name b: name leafy { __typename n: number number } } }",
     "query($s: Boolean!) { inners { name @skip(if: $s) leafy @include(if: $s) { number } } }",
@@ -232,8 +250,43 @@ def test_every_irregular_plain_value_answers_as_graphql_core_would() -> None:
     assert kinds[("Inner", "leafies")] is _List and ("Leafy", "later") not in kinds
     scaled = execution.plans_of(schema._schema)[(schema._schema.type_map["Leafy"], "scaled")]
     assert isinstance(scaled, _Leaf) and scaled.compute is _scaled
-    assert ("Leafy", "scaledBy") not in kinds
+    assert ("Leafy", "scaledBy") not in kinds and ("Leafy", "fixed") not in kinds
     assert "the computation raised" in messages
+
+
+@pytest.mark.skipif(not execution.available(), reason="another graphql-core than 3.3")
+def test_the_direct_paths_are_the_ones_taken() -> None:
+    """The comparison above holds whichever path ran; this checks the direct ones did: lists
+    of objects item by item, and a str stored without its scalar's coercion."""
+    lists: list[str] = []
+
+    class Counting(PlainFieldsExecution):
+        def _items(self, plan: Any, *args: Any) -> Any:
+            completed = super()._items(plan, *args)
+            if completed is not Undefined:  # completed here, not handed back to graphql-core
+                lists.append(plan.attribute)
+            return completed
+
+    schema = strawberry.Schema(query=Query, execution_context_class=Counting)
+    query = "{ inners { leafies { label } } }"
+    asyncio.run(schema.execute(query, context_value={"factor": 2}))
+    # Most sources' lists (an irregular one may end in an error, which graphql-core reports).
+    assert len(lists) >= len(sources()) // 2
+    plans = execution.plans_of(schema._schema)
+    key = (schema._schema.type_map["Leafy"], "label")
+    label = plans[key]
+    assert isinstance(label, _Leaf) and label.same is str
+    coerced: list[Any] = []
+
+    def counted(value: Any) -> Any:
+        coerced.append(value)
+        return label.coerce(value)
+
+    plans[key] = label._replace(coerce=counted)
+    result = asyncio.run(schema.execute("{ inners { leafy { label } } }"))
+    labels = [inner["leafy"]["label"] for inner in result.data["inners"] if inner]
+    assert "a" in labels and "sub" in labels
+    assert coerced and all(type(value) is not str for value in coerced)  # Text("sub"), 2.5
 
 
 # ------------------------------------------- values no plain read may take at face value

@@ -481,24 +481,26 @@ class SourceChannelContract(ChannelContract):
             prepared.append((schema, attributes, record))
         # Before any write: the state of each match index this batch writes to, decided by the
         # kind's first batch under this version (a point read after that, no range read).
-        undecided = [
-            (schema.kind, name)
-            for schema in {schema.kind: schema for schema, _, _ in prepared}.values()
-            for name in schema.match_index
-            if await self._match_index_state(ctx, schema.kind, name) is None
-        ]
-        states = [(kind, name, not await self._has(ctx, kind)) for kind, name in undecided]
+        complete: dict[tuple[str, str], bool] = {}
+        decided: list[tuple[str, str, bool]] = []
+        for schema in {schema.kind: schema for schema, _, _ in prepared}.values():
+            for name in schema.match_index:
+                state = await self._match_index_state(ctx, schema.kind, name)
+                if state is None:
+                    state = not await self._has(ctx, schema.kind)
+                    decided.append((schema.kind, name, state))
+                complete[(schema.kind, name)] = state
         # Nothing is written until every record has passed.
-        for kind, name, complete in states:
+        for kind, name, state in decided:
             await self._put(
-                ctx, MATCH_INDEX_STATE, [kind, name, MATCH_INDEX_VERSION], {"complete": complete}
+                ctx, MATCH_INDEX_STATE, [kind, name, MATCH_INDEX_VERSION], {"complete": state}
             )
         for schema, attributes, record in prepared:
             text = canonical_json(record)
             await self._put_text(ctx, schema.kind, attributes, text)
-            for name in schema.match_index:  # every record, whether its index is complete or not
+            for name in schema.match_index:  # only into an index that is read
                 value = record["payload"].get(name)
-                if isinstance(value, str):
+                if complete[(schema.kind, name)] and isinstance(value, str):
                     digest = _match_digest(fold_text(value))
                     await self._put_text(
                         ctx, MATCH_INDEX, [schema.kind, name, digest, *attributes], text

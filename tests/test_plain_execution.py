@@ -124,17 +124,6 @@ class Text(str):
     """A str that is not exactly one: String's coercion returns it, not the same object."""
 
 
-class Ready:
-    """An item to await (no coroutine: one left unselected warns of nothing)."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __await__(self) -> Any:
-        yield from asyncio.sleep(0).__await__()
-        return self.value
-
-
 def inner(**overrides: Any) -> Source:
     values = {
         "name": "ok",
@@ -171,16 +160,16 @@ def sources() -> list[Any]:
         inner(leafy=good_leafy(1, label=2.5, flag="yes")),
         # A field computed from the context: nulls, refusals, awaitables, exceptions.
         inner(leafy=good_leafy(1, scale=None), maybe_leafy=good_leafy(1, scale="x")),
-        inner(leafy=good_leafy(1, scale=2**30), leafies=[good_leafy(1, scale=Ready(3))]),
+        inner(leafy=good_leafy(1, scale=2**30), leafies=[good_leafy(1, scale=Lazy(3))]),
         inner(maybe_leafy=good_leafy(1, scale=_refuse), leafies=[good_leafy(1, scale=True)]),
         # Lists of objects as items: exceptions, awaitables, a tuple, items that fail.
         inner(leafies=(good_leafy(1), good_leafy(2))),
         inner(leafies=[good_leafy(1), ValueError("an exception as an item")]),
         inner(maybe_leafies=[ValueError("an exception as an item"), good_leafy(2)]),
         inner(maybe_leafies=[good_leafy(4, fail_later=True), None, good_leafy("y")]),
-        inner(leafies=[good_leafy(1), Ready(good_leafy(6))]),
-        inner(maybe_leafies=[Ready(None), Ready(good_leafy(None)), good_leafy(8)]),
-        inner(leafies=[good_leafy(None), Ready(good_leafy(9))]),
+        inner(leafies=[good_leafy(1), Lazy(good_leafy(6))]),
+        inner(maybe_leafies=[Lazy(None), Lazy(good_leafy(None)), good_leafy(8)]),
+        inner(leafies=[good_leafy(None), Lazy(good_leafy(9))]),
         inner(leafies=[]),
         inner(leafies=[good_leafy(1), Undefined]),  # graphql-core's Undefined as an item
         inner(maybe_leafies=[Undefined, good_leafy(2)]),

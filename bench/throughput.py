@@ -621,15 +621,18 @@ def _spin(units: int) -> float:
 
 def _machine_speedup(units: int = 1_500_000) -> float:
     """How much more work two processes do than one in the same time, on this machine now:
-    the work alone, then twice at once (two vCPUs may share a host's core or be slowed by
-    its other tenants, which no steal figure shows).  What `--workers 2` can reach at best."""
-    alone = _spin(units)
+    the work alone, twice at once, and alone again, the two lone runs averaged so that a drift
+    of the machine's speed during the measure counts less (two vCPUs may share a host's core
+    or be slowed by its other tenants, which no steal figure shows).  What `--workers 2` can
+    reach at best."""
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         pool.map(_spin, [units // 10] * 2)  # both started before the clock
+        before = _spin(units)
         began = time.perf_counter()
         pool.map(_spin, [units, units], chunksize=1)
         both = time.perf_counter() - began
-    return 2 * alone / both
+        after = _spin(units)
+    return (before + after) / both
 
 
 def _serve_baseline(mode: str, answers: str, port: str) -> None:

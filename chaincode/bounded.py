@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -21,6 +21,15 @@ class Bounded(Generic[K, V]):
     def get(self, key: K) -> V | None:
         with self._lock:
             return self._entries.get(key)
+
+    def get_or_make(self, key: K, make: Callable[[], V]) -> V:
+        """The value kept for `key`, else `make()`'s, kept.  `make` runs outside the lock: two
+        threads may both make one (the later put wins), and one that raises keeps nothing."""
+        value = self.get(key)
+        if value is None:
+            value = make()
+            self.put(key, value)
+        return value
 
     def put(self, key: K, value: V) -> None:
         with self._lock:

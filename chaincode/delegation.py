@@ -102,11 +102,9 @@ _FINGERPRINTS: Bounded[x509.Certificate, str] = Bounded(1024)
 
 def fingerprint(certificate: x509.Certificate) -> str:
     """How a delegation names a certificate (its audience): "sha256:" and the DER's hash."""
-    known = _FINGERPRINTS.get(certificate)
-    if known is None:
-        known = "sha256:" + certificate.fingerprint(hashes.SHA256()).hex()
-        _FINGERPRINTS.put(certificate, known)
-    return known
+    return _FINGERPRINTS.get_or_make(
+        certificate, lambda: "sha256:" + certificate.fingerprint(hashes.SHA256()).hex()
+    )
 
 
 # ------------------------------------------------------------------------------- signing

@@ -126,14 +126,14 @@ def creator(ctx: Context) -> Caller:
     if not msp_id or not id_bytes:
         raise access_denied("the transaction has no creator identity")
     pem = bytes(id_bytes)
-    certificate = _CREATORS.get(pem)
-    if certificate is None:
-        try:
-            certificate = x509.load_pem_x509_certificate(pem)
-        except ValueError as exc:
-            raise access_denied("the creator's certificate does not decode") from exc
-        _CREATORS.put(pem, certificate)
-    return Caller(msp_id, certificate)
+    return Caller(msp_id, _CREATORS.get_or_make(pem, lambda: _certificate(pem)))
+
+
+def _certificate(pem: bytes) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificate(pem)
+    except ValueError as exc:
+        raise access_denied("the creator's certificate does not decode") from exc
 
 
 # Creators' certificates as loaded, by PEM: the same few (the relay's, each member's) come with

@@ -248,11 +248,12 @@ class MemberCertificates:
 
         Raises ValueError when the PEM does not decode, MembershipError when it is refused.
         """
-        key = (msp_id, bytes(certificate_pem))
-        certificate = self._passed.get(key)
-        if certificate is None:
-            certificate = x509.load_pem_x509_certificate(key[1])
-            _vouching(msp_id, certificate, self._members)
-            self._passed.put(key, certificate)
+        pem = bytes(certificate_pem)
+        certificate = self._passed.get_or_make((msp_id, pem), lambda: self._vouched(msp_id, pem))
         _check_validity(certificate, at)
+        return certificate
+
+    def _vouched(self, msp_id: str, pem: bytes) -> x509.Certificate:
+        certificate = x509.load_pem_x509_certificate(pem)
+        _vouching(msp_id, certificate, self._members)
         return certificate

@@ -183,3 +183,18 @@ def test_the_kept_certificates_are_bounded_and_refusals_are_not_kept():
     for pem in issued:
         assert kept.check("TestMSP", pem).subject == x509.load_pem_x509_certificate(pem).subject
     assert [key for _, key in kept._passed] == issued[1:]  # oldest out
+
+
+def test_a_proposal_carries_the_time_it_was_built(network):
+    from datachannels.channel_connectors.proposals import parse_signed_proposal, timestamp_now
+
+    acme = network.identities.signing_identity("acme")
+    before = dt.datetime.now(dt.UTC)
+    signed = _signed(acme.identity, acme.signer)
+    after = dt.datetime.now(dt.UTC)
+    stamp = parse_signed_proposal(signed).channel_header.timestamp
+    assert 0 <= stamp.nanos < 1_000_000_000
+    # datetime keeps microseconds: the stamp's nanoseconds may lie just before `before`.
+    assert before - dt.timedelta(microseconds=1) <= stamp.ToDatetime(tzinfo=dt.UTC) <= after
+    given = dt.datetime(2026, 12, 7, 6, 57, 30, 123456, tzinfo=dt.UTC)
+    assert timestamp_now(given).ToDatetime(tzinfo=dt.UTC) == given

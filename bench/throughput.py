@@ -21,7 +21,10 @@ holds "errors" is counted and fails the run.  Each round's ratio is printed, wit
 gateway's time per request and the part of it spent in channel calls (its /metrics
 histogram; on the embedded default the ledger and the contracts run inline in the gateway
 process) and any socket errors wrk met (a connection that could not open, broke or timed
-out), then each body's median ratio.  Then it prints the connector calls per footprint
+out), then each body's median ratio.  Each round also times the gateway on `{ __typename }`
+with the same wallet (what any request costs it before a channel is asked), and for each body
+the run prints what 0.5x leaves per request beside that and the channel calls, which together
+bound the ratio from above.  Then it prints the connector calls per footprint
 (from the gateway's /metrics), the RPS of `serve --workers 2` against one worker (with, each
 round, what two processes of plain Python work get on this machine against one, which bounds
 it, and any worker restart the servers logged), and RSS of
@@ -63,6 +66,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 README_BODY = json.loads((ROOT / "docs" / "examples" / "footprint.json").read_text())
+# What every request costs the gateway before any channel is asked: HTTP, the middleware, the
+# wallet and strawberry's request machinery.
+FIXED_BODY = {"query": "{ __typename }"}
 
 _REGIONS = ("CAMX", "ERCT", "NWPP", "RFCE", "SRSO", "NYCW", "MROW", "FRCC", "AZNM", "NEWE")
 _ROUTES = (("CNSHA", "NLRTM"), ("SGSIN", "DEHAM"), ("USLAX", "JPTYO"), ("BRSSZ", "ESALG"))
@@ -298,6 +304,31 @@ def connector_seconds(url: str) -> float:
     )
 
 
+def print_budget(results: dict[str, list[dict[str, dict]]], fixed: list[dict]) -> None:
+    """What 0.5x bare graphql-core leaves the gateway per request, against two parts of its
+    time measured in the same rounds: `{ __typename }` (what any request costs it before a
+    channel is asked) and its channel calls.  A footprint does both, so the two alone bound
+    its ratio from above, whatever the rest of it (engine, execution, answer) costs."""
+    print(
+        f"\nwhat 0.5x leaves per request, medians of the rounds (`{{ __typename }}` through the "
+        f"gateway with the same wallet: {statistics.median(1000 / f['rps'] for f in fixed):.2f} "
+        "ms)"
+    )
+    for label, turns in results.items():
+        baseline = [1000 / by["graphql-core"]["rps"] for by in turns]
+        gateway = [1000 / by["gateway"]["rps"] for by in turns]
+        channel = [by["gateway"]["channel_ms"] for by in turns]
+        first = [1000 / f["rps"] for f in fixed]
+        bound = [b / (f + c) for b, f, c in zip(baseline, first, channel)]
+        budget = 2 * statistics.median(baseline)
+        print(
+            f"  {label}: budget {budget:.2f} ms (2 x bare graphql-core's "
+            f"{budget / 2:.2f}); the gateway {statistics.median(gateway):.2f} ms, of which "
+            f"channel calls {statistics.median(channel):.2f} ms; `{{ __typename }}` and the "
+            f"channel calls alone allow at most {statistics.median(bound):.2f}x"
+        )
+
+
 # ---------------------------------------------------------------- the signature floor
 
 
@@ -394,6 +425,8 @@ def main() -> None:
     for n, (label, body) in enumerate(bodies.items()):
         files[label] = work / f"body{n}.json"
         files[label].write_text(json.dumps(body))
+    fixed_file = work / "fixed.json"
+    fixed_file.write_text(json.dumps(FIXED_BODY))
     # The default log level: the gateway writes its JSON request line per request, as deployed.
     env = {"DATACHANNELS_DATA_DIR": str(data_dir)}
     gateway = [sys.executable, "-m", "datachannels.gateway.cli", "serve"]
@@ -403,6 +436,7 @@ def main() -> None:
 
     # Per body, one dict per round: server name -> that round's wrk result.
     results: dict[str, list[dict[str, dict]]] = {label: [] for label in bodies}
+    fixed: list[dict] = []  # the gateway's `{ __typename }`, one wrk run per round
     answers: dict[str, object] = {}
     with serving(gateway, env, "/healthz") as (url, _):
         w = wallet()
@@ -442,6 +476,7 @@ def main() -> None:
                             spent = connector_seconds(url) - before
                             turn[name]["channel_ms"] = spent / turn[name]["requests"] * 1000
                     results[label].append(turn)
+                fixed.append(wrk(url, fixed_file, w, args.duration, args.connections, work))
 
     print(
         f"\nwrk -t1 -c{args.connections} -d{args.duration:g}s, one uvicorn worker each, "
@@ -473,6 +508,7 @@ def main() -> None:
     for label, ratio in medians.items():
         print(f"{label}: median ratio {ratio:.2f}x (target >= 0.5)")
     print("(ratio: gateway RPS / bare graphql-core RPS in the same round)")
+    print_budget(results, fixed)
     print("\nconnector calls for one README footprint (it asks provenance { blockNumber }):")
     print(f"  {'':32} {'first':>6} {'later':>6}")
     for key in sorted({*first_calls, *calls}):

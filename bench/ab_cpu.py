@@ -13,7 +13,7 @@ Both builds serve one fresh data dir (made by the new build's `init`; the base b
 that format) on loopback ports, one uvicorn worker each.  One client posts the same body to
 each in turn, request by request, for --rounds rounds of --requests each, and reads each
 server's CPU time (user + system, all its threads and child processes: `serve`'s heavy lane
-too) from /proc before and after every round.
+too) before and after every round.
 This VM's speed drifts by tens of percent within minutes (docs/performance.md), which swamps
 a change of 10 % between two runs taken one after another; requests that alternate one by one
 see the same machine.  Bodies: the README footprint and 100 activities over four channels, as

@@ -18,7 +18,7 @@ side and interleaved so machine noise hits both alike:
   of the four channels' direct reads, and against the slowest of its four
   one-channel parts through the gateway;
 * CPU: what every process (this one, the peer, the chaincode servers) spends
-  per four-channel footprint, read from /proc, and so the shortest time any
+  per four-channel footprint (psutil), and so the shortest time any
   schedule could take on this machine's cores;
 * the gRPC floor: the CPU this process spends on the footprint's four
   Evaluate calls alone, signed before the clock starts: what the gRPC client
@@ -41,6 +41,8 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import psutil
 
 if TYPE_CHECKING:
     from datachannels.channel_connectors.fabric import FabricConnector
@@ -107,11 +109,10 @@ async def asgi_post(
 
 def _process_cpu(pids: dict[str, int]) -> dict[str, float]:
     """CPU seconds (user + system) so far of each named process."""
-    tick = os.sysconf("SC_CLK_TCK")
     out = {}
     for name, pid in pids.items():
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        out[name] = (int(fields[11]) + int(fields[12])) / tick
+        times = psutil.Process(pid).cpu_times()
+        out[name] = times.user + times.system
     return out
 
 

@@ -61,6 +61,7 @@ from typing import Any
 
 import httpx
 import orjson
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -265,10 +266,7 @@ def wrk(url: str, body: Path, wallet: str, seconds: float, connections: int, wor
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
+    return psutil.Process(pid).memory_info().rss / (1024 * 1024)
 
 
 def connector_calls(url: str, body: dict, wallet: str) -> dict[str, float]:
@@ -557,28 +555,23 @@ def main() -> None:
 
 
 def _tree_cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a process and all its descendants, from /proc."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total, stack = 0.0, [pid]
-    while stack:
-        current = stack.pop()
+    """CPU time (user + system) of a process and all its living descendants."""
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
         try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except (FileNotFoundError, ProcessLookupError):
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:  # exited since it was listed
             continue
-        total += (int(fields[11]) + int(fields[12])) / tick
-        stack.extend(int(child) for child in children)
+        total += times.user + times.system
     return total
 
 
 def _machine_cpu_seconds() -> tuple[float, float, float]:
-    """(busy, steal, all) CPU seconds of every core so far, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    user, nice, system, idle, iowait, irq, softirq, steal = values[:8]
-    tick = os.sysconf("SC_CLK_TCK")
-    busy = user + nice + system + irq + softirq
-    return busy / tick, steal / tick, (busy + idle + iowait + steal) / tick
+    """(busy, steal, all) CPU seconds of every core so far."""
+    t = psutil.cpu_times()
+    busy = t.user + t.nice + t.system + t.irq + t.softirq
+    return busy, t.steal, busy + t.idle + t.iowait + t.steal
 
 
 def scale_out(

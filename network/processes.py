@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 _LOG_TAIL_LINES = 30
 
 
@@ -76,18 +78,16 @@ def log_tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
 
 def _cmdline(pid: int) -> tuple[str, ...] | None:
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+        return tuple(psutil.Process(pid).cmdline())
+    except psutil.Error:  # gone, a zombie, or not ours to read
         return None
-    return tuple(part.decode(errors="replace") for part in raw.split(b"\0") if part)
 
 
 def _is_zombie(pid: int) -> bool:
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        return psutil.Process(pid).status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    except psutil.Error:
         return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
 
 
 def _reap(pid: int) -> None:
@@ -106,12 +106,9 @@ def is_running(record: ProcessRecord) -> bool:
 
 def rss_kib(pid: int) -> int | None:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
+        return int(psutil.Process(pid).memory_info().rss // 1024)
+    except psutil.Error:
         return None
-    return None
 
 
 class ProcessTable:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 from datachannels.gateway.app import create_app
 from datachannels.gateway.settings import Settings
 from starlette.testclient import TestClient
@@ -97,8 +98,7 @@ def test_a_large_request_is_answered_by_the_lane_as_the_gateway_would(
         assert lane["pid"] != gateway["pid"] and lane["operation"] == "Footprint"
         assert lane["status"] == 200
         # The lane runs at a lower CPU priority (nice 10).
-        fields = Path(f"/proc/{lane['pid']}/stat").read_text().rsplit(")", 1)[1].split()
-        assert int(fields[16]) == 10
+        assert psutil.Process(lane["pid"]).nice() == 10
         # A small request stays in the gateway: one line, no lane.
         small = _post(url, EXAMPLE, wallet, "small-1")
         assert small.status_code == 200 and "errors" not in small.json()
@@ -121,6 +121,13 @@ def test_a_large_request_is_answered_by_the_lane_as_the_gateway_would(
     assert not _lane_socket(log).parent.exists()
 
 
+def _cmdline(process: psutil.Process) -> list[str]:
+    try:
+        return process.cmdline()
+    except psutil.NoSuchProcess:  # exited since it was listed
+        return []
+
+
 def test_the_lane_stops_when_its_gateway_is_killed(data_dir: Path, tmp_path: Path) -> None:
     log = tmp_path / "serve.log"
     port = free_port()
@@ -137,20 +144,21 @@ def test_the_lane_stops_when_its_gateway_is_killed(data_dir: Path, tmp_path: Pat
         while not lanes or "unix socket" not in log.read_text():  # until the lane listens
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
-            children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
             lanes = [
-                int(c)
-                for c in children
-                if b"gateway.lane" in Path(f"/proc/{c}/cmdline").read_bytes()
+                child.pid
+                for child in psutil.Process(server.pid).children()
+                if "gateway.lane" in " ".join(_cmdline(child))
             ]
     finally:
         server.kill()
         server.wait()
     deadline = time.monotonic() + 20
-    while Path(f"/proc/{lanes[0]}").exists():
-        stat = Path(f"/proc/{lanes[0]}/stat").read_text()
-        if stat.rsplit(")", 1)[1].split()[0] == "Z":
-            break  # exited; a zombie until init reaps it
+    while psutil.pid_exists(lanes[0]):
+        try:
+            if psutil.Process(lanes[0]).status() == psutil.STATUS_ZOMBIE:
+                break  # exited; a zombie until init reaps it
+        except psutil.NoSuchProcess:
+            break
         assert time.monotonic() < deadline, "the lane outlived its gateway"
         time.sleep(0.2)
     # It stopped gracefully: its socket and private directory are gone.

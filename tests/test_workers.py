@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import psutil
 
 from tests.conftest import delegation_wallet_for, free_port
 
@@ -27,25 +28,23 @@ EXAMPLE = json.loads((ROOT / "docs" / "examples" / "footprint.json").read_text()
 PUBLISH = "mutation($input: FootprintInput!) { publishFootprint(input: $input) { id } }"
 
 
-def _children(pid: int) -> list[int]:
-    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    return [int(child) for child in text.split()]
-
-
 def _workers(pid: int) -> list[int]:
     """The server processes under the supervisor (not multiprocessing's resource tracker, nor
     the heavy lane)."""
     out = []
-    for child in _children(pid):
-        command = Path(f"/proc/{child}/cmdline").read_bytes()
-        if b"resource_tracker" not in command and b"gateway.lane" not in command:
-            out.append(child)
+    for child in psutil.Process(pid).children():
+        try:
+            command = " ".join(child.cmdline())
+        except psutil.NoSuchProcess:  # exited (a zombie until the supervisor reaps it)
+            continue
+        if "resource_tracker" not in command and "gateway.lane" not in command:
+            out.append(child.pid)
     return out
 
 
 def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
 @contextmanager
@@ -146,7 +145,7 @@ def test_both_workers_serve_and_a_dead_one_is_replaced(data_dir: Path, tmp_path:
     # SIGTERM to the supervisor stops every worker: none is left behind.
     assert server.returncode == 0
     for pid in survivors:
-        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
 def test_a_delegations_publish_limit_holds_across_workers(data_dir: Path, tmp_path: Path) -> None:

@@ -9,30 +9,19 @@ from __future__ import annotations
 
 import re
 
+from ..chaincode.shim import ERROR_CODES as CONTRACT_CODES
+
+# The contracts' codes (a refusal's message starts with one), then the gateway's own.
 CODES = (
-    "ACCESS_DENIED",
-    "BAD_INPUT",
-    "NOT_FOUND",
-    "CONFLICT",
+    *CONTRACT_CODES,
     "CHANNEL_UNAVAILABLE",
     "MISSING_CREDENTIALS",
-    "DELEGATION_INVALID",
-    "DELEGATION_EXPIRED",
-    "DELEGATION_SCOPE",
-    "DELEGATION_REPLAYED",
-    "TOKEN_INVALID",
-    "TOKEN_EXPIRED",
-    "TOKEN_REVOKED",
-    "TOKEN_EXHAUSTED",
-    "TOKEN_SCOPE",
     # The gateway's own bounds on one request (never raised by a contract).
     "LIMIT_EXCEEDED",
 )
 
 _CONTRACT_MESSAGE = re.compile(
-    r"^(ACCESS_DENIED|BAD_INPUT|NOT_FOUND|CONFLICT|DELEGATION_(?:INVALID|EXPIRED|SCOPE|REPLAYED)"
-    r"|TOKEN_(?:INVALID|EXPIRED|REVOKED|EXHAUSTED|SCOPE)): "
-    r"(.*)$",
+    rf"^({'|'.join(map(re.escape, CONTRACT_CODES))}): (.*)$",
     re.DOTALL,
 )
 

@@ -6,7 +6,8 @@ import copy
 import json
 
 import pytest
-from datachannels.channel_connectors.errors import ChannelError
+from datachannels.chaincode.shim import ERROR_CODES, ContractError
+from datachannels.channel_connectors.errors import ChannelError, from_contract_message
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -463,3 +464,20 @@ def test_the_matches_prefilter_never_turns_away_a_record_that_matches(value, oth
     wanted = fold_text(value) + "x"
     if "\\" not in text and fold_text(other) != wanted:
         assert not _may_match(text, {name: wanted})
+
+
+@pytest.mark.parametrize("code", ERROR_CODES)
+def test_every_contract_code_reaches_the_caller_as_itself(code: str) -> None:
+    refusal = ContractError(code, "the record is not yours: see its owner")
+    error = from_contract_message("utility", str(refusal))
+    assert (error.code, error.channel, error.message) == (
+        code,
+        "utility",
+        "the record is not yours: see its owner",
+    )
+
+
+def test_a_refusal_without_a_known_code_is_bad_input_with_its_text() -> None:
+    error = from_contract_message("utility", "  Function 'nope' not found\n")
+    assert (error.code, error.message) == ("BAD_INPUT", "Function 'nope' not found")
+    assert from_contract_message("utility", "   ").message == "the contract refused the call"

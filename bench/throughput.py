@@ -26,8 +26,8 @@ with the same wallet (what any request costs it before a channel is asked), and 
 the run prints what 0.5x leaves per request beside that and the channel calls, which together
 bound the ratio from above.  Then it prints the connector calls per footprint
 (from the gateway's /metrics), the RPS of `serve --workers 2` against one worker (with, each
-round, what two processes of plain Python work get on this machine against one, which bounds
-it, and any worker restart the servers logged), and RSS of
+round, what two processes of plain Python work get on this machine against one, a rough
+reference for it taken beside it, and any worker restart the servers logged), and RSS of
 one worker after C=32 connections for --memory seconds against after its first 5 s.  Between
 them, the signature floor: the P-256 signs and verifies one footprint makes (counted with
 cProfile in-process), timed here, and the best ratio that floor leaves.
@@ -307,23 +307,23 @@ def print_budget(results: dict[str, list[dict[str, dict]]], fixed: list[dict]) -
     time measured in the same rounds: `{ __typename }` (what any request costs it before a
     channel is asked) and its channel calls.  A footprint does both, so the two alone bound
     its ratio from above, whatever the rest of it (engine, execution, answer) costs."""
+    typename = statistics.median(1000 / f["rps"] for f in fixed)
     print(
-        f"\nwhat 0.5x leaves per request, medians of the rounds (`{{ __typename }}` through the "
-        f"gateway with the same wallet: {statistics.median(1000 / f['rps'] for f in fixed):.2f} "
-        "ms)"
+        "\nwhat 0.5x leaves per request, medians of the rounds (`{ __typename }` through the "
+        f"gateway with the same wallet: {typename:.2f} ms)"
     )
+    broken = [f["socket_errors"] for f in fixed if f.get("socket_errors")]
+    if broken:
+        print(f"  wrk socket errors on `{{ __typename }}`: {broken}")
     for label, turns in results.items():
-        baseline = [1000 / by["graphql-core"]["rps"] for by in turns]
-        gateway = [1000 / by["gateway"]["rps"] for by in turns]
-        channel = [by["gateway"]["channel_ms"] for by in turns]
-        first = [1000 / f["rps"] for f in fixed]
-        bound = [b / (f + c) for b, f, c in zip(baseline, first, channel)]
-        budget = 2 * statistics.median(baseline)
+        baseline = statistics.median(1000 / by["graphql-core"]["rps"] for by in turns)
+        gateway = statistics.median(1000 / by["gateway"]["rps"] for by in turns)
+        channel = statistics.median(by["gateway"]["channel_ms"] for by in turns)
         print(
-            f"  {label}: budget {budget:.2f} ms (2 x bare graphql-core's "
-            f"{budget / 2:.2f}); the gateway {statistics.median(gateway):.2f} ms, of which "
-            f"channel calls {statistics.median(channel):.2f} ms; `{{ __typename }}` and the "
-            f"channel calls alone allow at most {statistics.median(bound):.2f}x"
+            f"  {label}: budget {2 * baseline:.2f} ms (2 x bare graphql-core's {baseline:.2f}); "
+            f"the gateway {gateway:.2f} ms, of which channel calls {channel:.2f} ms; "
+            f"`{{ __typename }}` and the channel calls alone allow at most "
+            f"{baseline / (typename + channel):.2f}x"
         )
 
 

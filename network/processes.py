@@ -76,14 +76,16 @@ def log_tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
     return "\n".join(kept[-lines:]) or "(empty log)"
 
 
-def _cmdline(pid: int) -> tuple[str, ...] | None:
+def command_line(pid: int) -> tuple[str, ...] | None:
+    """The process's argv, or None once it is gone or a zombie (or not ours to read)."""
     try:
         return tuple(psutil.Process(pid).cmdline())
     except psutil.Error:  # gone, a zombie, or not ours to read
         return None
 
 
-def _is_zombie(pid: int) -> bool:
+def exited(pid: int) -> bool:
+    """True once the process is gone, or a zombie that its parent has not reaped yet."""
     try:
         return psutil.Process(pid).status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
     except psutil.Error:
@@ -101,7 +103,7 @@ def _reap(pid: int) -> None:
 def is_running(record: ProcessRecord) -> bool:
     """True while the recorded process is alive and still the program we started."""
     _reap(record.pid)
-    return _cmdline(record.pid) == record.argv and not _is_zombie(record.pid)
+    return command_line(record.pid) == record.argv and not exited(record.pid)
 
 
 def rss_kib(pid: int) -> int | None:
@@ -168,7 +170,7 @@ class ProcessTable:
         recorded = tuple(argv)
         while (
             time.monotonic() < deadline
-            and _cmdline(process.pid) != recorded
+            and command_line(process.pid) != recorded
             and process.poll() is None
         ):
             time.sleep(0.01)

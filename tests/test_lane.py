@@ -18,6 +18,7 @@ import httpx
 import psutil
 from datachannels.gateway.app import create_app
 from datachannels.gateway.settings import Settings
+from datachannels.network.processes import command_line, exited
 from starlette.testclient import TestClient
 
 from tests.conftest import free_port, served, wallet_for
@@ -121,13 +122,6 @@ def test_a_large_request_is_answered_by_the_lane_as_the_gateway_would(
     assert not _lane_socket(log).parent.exists()
 
 
-def _cmdline(process: psutil.Process) -> list[str]:
-    try:
-        return process.cmdline()
-    except psutil.NoSuchProcess:  # exited since it was listed
-        return []
-
-
 def test_the_lane_stops_when_its_gateway_is_killed(data_dir: Path, tmp_path: Path) -> None:
     log = tmp_path / "serve.log"
     port = free_port()
@@ -147,18 +141,13 @@ def test_the_lane_stops_when_its_gateway_is_killed(data_dir: Path, tmp_path: Pat
             lanes = [
                 child.pid
                 for child in psutil.Process(server.pid).children()
-                if "gateway.lane" in " ".join(_cmdline(child))
+                if "gateway.lane" in " ".join(command_line(child.pid) or ())
             ]
     finally:
         server.kill()
         server.wait()
     deadline = time.monotonic() + 20
-    while psutil.pid_exists(lanes[0]):
-        try:
-            if psutil.Process(lanes[0]).status() == psutil.STATUS_ZOMBIE:
-                break  # exited; a zombie until init reaps it
-        except psutil.NoSuchProcess:
-            break
+    while not exited(lanes[0]):  # a zombie until init reaps it counts as exited
         assert time.monotonic() < deadline, "the lane outlived its gateway"
         time.sleep(0.2)
     # It stopped gracefully: its socket and private directory are gone.

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+from datachannels.network.processes import command_line, exited
 
 from tests.conftest import delegation_wallet_for, free_port
 
@@ -33,10 +34,10 @@ def _workers(pid: int) -> list[int]:
     the heavy lane)."""
     out = []
     for child in psutil.Process(pid).children():
-        try:
-            command = " ".join(child.cmdline())
-        except psutil.NoSuchProcess:  # exited (a zombie until the supervisor reaps it)
+        argv = command_line(child.pid)  # None: exited (a zombie until the supervisor reaps it)
+        if argv is None:
             continue
+        command = " ".join(argv)
         if "resource_tracker" not in command and "gateway.lane" not in command:
             out.append(child.pid)
     return out
@@ -145,7 +146,7 @@ def test_both_workers_serve_and_a_dead_one_is_replaced(data_dir: Path, tmp_path:
     # SIGTERM to the supervisor stops every worker: none is left behind.
     assert server.returncode == 0
     for pid in survivors:
-        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        assert exited(pid)
 
 
 def test_a_delegations_publish_limit_holds_across_workers(data_dir: Path, tmp_path: Path) -> None:
